@@ -1,0 +1,199 @@
+"""A pykka actor type that runs on a shared :class:`Dispatcher` instead of its own thread.
+
+pykka's ``ThreadingActor`` spends one OS thread per actor: measured on this machine kind it drops
+from ~520k to ~40k messages/s at 1,000 live actors and cannot pass ~22k actors. ``PooledActor``
+implements pykka's three hooks for new actor types (``_create_actor_inbox``, ``_create_future``,
+``_start_actor_loop``) so that many actors share a few worker threads, and keeps pykka's
+semantics for what happens inside the actor:
+
+- messages are handled one at a time, in arrival order (per-actor FIFO);
+- an exception under ``ask`` goes to the caller and the actor lives; under ``tell`` it fails the
+  actor (``_handle_failure`` then ``on_failure``); queued asks then get ``ActorDeadError``;
+- a ``BaseException`` stops the actor and asks every registered actor to stop, like pykka, but
+  without blocking the worker (``stop_all(block=False)``): a pool worker never waits on actors;
+- ``ActorRef.tell/ask/stop/proxy`` work unchanged.
+
+Two deliberate differences, both for scale: pooled actors are not put in pykka's global
+``ActorRegistry`` (a list with linear scans; we run up to a million actors), and an actor may
+adopt the inbox of a dead predecessor so a supervisor can replace it without losing or
+reordering queued messages.
+
+It relies on these pykka 4.5 internals, each covered by ``tests/actors/test_pykka_contract.py``:
+``Actor.__init__`` calling ``self._create_actor_inbox()``; ``Actor._handle_receive``,
+``_actor_loop_setup``, ``_actor_loop_teardown``, ``_handle_failure``, ``_stop``; ``Envelope``'s
+``message``/``reply_to``; ``ActorRef`` putting envelopes on ``actor_inbox``.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections import deque
+from typing import TYPE_CHECKING, Any, Self
+
+import pykka
+from pykka import ActorRegistry
+
+if TYPE_CHECKING:
+    from pykka._envelope import Envelope
+
+    from runtime.actors._dispatcher import Dispatcher
+
+__all__ = ["PooledActor", "PooledInbox"]
+
+
+class PooledInbox:
+    """A FIFO mailbox that puts its owner on the dispatcher's run queue when work arrives.
+
+    ``_scheduled`` is true while the owner is on the run queue or running a slice, so an actor
+    is never run by two workers at once. The inbox outlives its owner when a supervisor hands it
+    to a replacement actor (:meth:`bind`).
+    """
+
+    __slots__ = ("_closed", "_items", "_lock", "_owner", "_scheduled")
+
+    def __init__(self) -> None:
+        self._items: deque[Envelope[Any]] = deque()
+        self._lock = threading.Lock()
+        self._scheduled = False
+        self._closed = False
+        self._owner: PooledActor | None = None
+
+    @property
+    def owner(self) -> PooledActor | None:
+        """The actor that handles this inbox's messages."""
+        return self._owner
+
+    def bind(self, actor: PooledActor) -> None:
+        """Make ``actor`` the owner and make sure it gets a slice (to run ``on_start``)."""
+        with self._lock:
+            self._owner = actor
+            if self._scheduled:
+                return  # the running slice's finish_slice() schedules the new owner
+            self._scheduled = True
+        actor._dispatcher.schedule(actor)
+
+    def put(self, envelope: Envelope[Any], /) -> None:
+        """Queue ``envelope`` and schedule the owner if it is idle.
+
+        Raises:
+            pykka.ActorDeadError: the inbox was closed (its runtime stopped).
+        """
+        with self._lock:
+            if self._closed:
+                raise pykka.ActorDeadError("the inbox is closed: its runtime stopped")
+            self._items.append(envelope)
+            if self._scheduled or self._owner is None:
+                return
+            self._scheduled = True
+            owner = self._owner
+        owner._dispatcher.schedule(owner)
+
+    def get(self) -> Envelope[Any]:
+        """Pop the oldest envelope (pykka's inbox protocol; only called when not empty)."""
+        return self._items.popleft()
+
+    def empty(self) -> bool:
+        """Whether no envelope is queued."""
+        return not self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def close(self) -> list[Envelope[Any]]:
+        """Refuse further puts and return what was still queued."""
+        with self._lock:
+            self._closed = True
+            items = list(self._items)
+            self._items.clear()
+            return items
+
+    def finish_slice(self) -> PooledActor | None:
+        """End a slice: return the owner to reschedule, or None when it has nothing to do."""
+        with self._lock:
+            owner = self._owner
+            if owner is not None and (self._items or not owner._pooled_started):
+                return owner
+            self._scheduled = False
+            return None
+
+
+class PooledActor(pykka.Actor):
+    """A pykka actor whose messages run on a shared :class:`Dispatcher`.
+
+    Subclass it like ``pykka.ThreadingActor`` and start it with
+    ``MyActor.start(dispatcher=..., ...)``.
+
+    Args:
+        dispatcher: the pool that runs this actor.
+        inbox: an inbox to adopt (a dead predecessor's); a new one by default.
+    """
+
+    def __init__(
+        self, *args: Any, dispatcher: Dispatcher, inbox: PooledInbox | None = None, **kwargs: Any
+    ) -> None:
+        self._dispatcher = dispatcher
+        self._adopted_inbox = inbox
+        self._pooled_started = False
+        super().__init__(*args, **kwargs)
+
+    @classmethod
+    def start(cls, *args: Any, **kwargs: Any) -> pykka.ActorRef[Self]:
+        """Create the actor and schedule its ``on_start`` (not registered in ActorRegistry)."""
+        obj = cls(*args, **kwargs)
+        obj._start_actor_loop()
+        return obj.actor_ref
+
+    # pykka calls this on the instance from Actor.__init__, so an instance method can hand
+    # over an adopted inbox; the base declares it a staticmethod.
+    def _create_actor_inbox(self) -> PooledInbox:  # type: ignore[override]
+        inbox = self._adopted_inbox
+        self._adopted_inbox = None
+        return inbox if inbox is not None else PooledInbox()
+
+    @staticmethod
+    def _create_future() -> pykka.Future[Any]:
+        return pykka.ThreadingFuture()
+
+    def _start_actor_loop(self) -> None:
+        self.actor_inbox.bind(self)  # type: ignore[attr-defined]
+
+    def _pooled_run_slice(self, budget: int) -> None:
+        """Handle up to ``budget`` messages (run by a dispatcher worker; never raises)."""
+        inbox: PooledInbox = self.actor_inbox  # type: ignore[assignment]
+        if not self._pooled_started:
+            self._pooled_started = True
+            self._actor_loop_setup()
+        stopped = self.actor_stopped
+        items = inbox._items
+        while budget > 0 and not stopped.is_set():
+            try:
+                envelope = items.popleft()
+            except IndexError:
+                break
+            budget -= 1
+            self._pooled_handle(envelope)
+        if stopped.is_set():
+            self._actor_loop_teardown()
+        owner = inbox.finish_slice()
+        if owner is not None:
+            owner._dispatcher.schedule(owner)
+
+    def _pooled_handle(self, envelope: Envelope[Any]) -> None:
+        # Mirrors pykka.Actor._actor_loop_running's body for one envelope.
+        try:
+            response = self._handle_receive(envelope.message)
+            if envelope.reply_to is not None:
+                envelope.reply_to.set(response)
+        except Exception:
+            if envelope.reply_to is not None:
+                envelope.reply_to.set_exception()
+            else:
+                self._handle_failure(*sys.exc_info())
+                try:
+                    self.on_failure(*sys.exc_info())
+                except Exception:
+                    self._handle_failure(*sys.exc_info())
+        except BaseException:
+            self._stop()
+            ActorRegistry.stop_all(block=False)

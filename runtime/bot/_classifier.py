@@ -1,0 +1,400 @@
+"""Classify a message among intents offline, with no model, no download and no ML library.
+
+Method: a sentence is normalised (NFKD, accents stripped, casefolded, common English
+contractions expanded), split into words, stripped of a few stopwords (never all of them, and
+never "not" or "no") and lightly stemmed. A training sentence T is scored against the message M
+by soft word matching: two words match with 1.0 when their stems are equal, else with the Dice
+coefficient of their padded character trigrams when that is at least 0.7 (typos), else 0. Recall
+is the matched share of T's words, precision that of M's words, and the sentence scores their
+F2 (recall weighs four times as much as precision), or 1.0 when it equals the message once
+normalised. An intent scores the best score of its training sentences.
+
+Training sentences are preprocessed once per set of intents and cached on the classifier; words
+are preprocessed once and cached process-wide. Both caches are bounded and thread-safe.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Final, Protocol, runtime_checkable
+
+from runtime.bot._intent import Intent, IntentClassifierPrediction, fallback_intent
+
+__all__ = ["IntentClassifier", "SimpleIntentClassifier"]
+
+
+@runtime_checkable
+class IntentClassifier(Protocol):
+    """Anything with this method can be plugged into a Bot as its classifier."""
+
+    def predict(self, message: str, intents: Sequence[Intent]) -> IntentClassifierPrediction:
+        """Predict which of ``intents`` the user meant by ``message``.
+
+        Args:
+            message: the text the user sent.
+            intents: the intents the current state listens for.
+
+        Returns:
+            The best intent, or ``fallback_intent`` when none is recognised well enough.
+        """
+        ...
+
+
+# --- Words ---------------------------------------------------------------------------------------
+
+_MIN_DICE: Final = 0.7
+"""Two different stems match only when their trigram Dice coefficient reaches this."""
+
+_BETA_SQUARED: Final = 4.0
+"""F-beta with beta = 2: recall (the training sentence is covered) matters most."""
+
+_WORD_CACHE_SIZE: Final = 16_384
+_MAX_CACHED_INTENT_SETS: Final = 1_024
+
+_APOSTROPHES: Final = str.maketrans(dict.fromkeys("\u2019\u2018\u02bc\u00b4`", "'"))
+_WORD_RE: Final = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+
+_STOPWORDS: Final = frozenset(
+    {
+        "a", "an", "the", "i", "me", "my", "myself", "am", "is", "are", "was", "were", "be",
+        "been", "being", "it", "its", "this", "that", "these", "those", "there", "here", "to",
+        "of", "in", "on", "at", "for", "with", "and", "or", "so", "just", "really", "very",
+        "quite", "please", "oh", "um", "uh", "well",
+    }
+)  # fmt: skip
+"""Words that carry little intent. "not" and "no" are deliberately absent."""
+
+_CONTRACTIONS: Final[dict[str, tuple[str, ...]]] = {
+    "won't": ("will", "not"),
+    "can't": ("can", "not"),
+    "shan't": ("shall", "not"),
+    "ain't": ("is", "not"),
+    "let's": ("let", "us"),
+    # Typed without the apostrophe, as often in chat.
+    "im": ("i", "am"),
+    "ive": ("i", "have"),
+    "dont": ("do", "not"),
+    "doesnt": ("does", "not"),
+    "didnt": ("did", "not"),
+    "isnt": ("is", "not"),
+    "arent": ("are", "not"),
+    "wasnt": ("was", "not"),
+    "werent": ("were", "not"),
+    "cant": ("can", "not"),
+    "wont": ("will", "not"),
+    "couldnt": ("could", "not"),
+    "shouldnt": ("should", "not"),
+    "wouldnt": ("would", "not"),
+    "havent": ("have", "not"),
+    "hasnt": ("has", "not"),
+    "hadnt": ("had", "not"),
+    "youre": ("you", "are"),
+    "theyre": ("they", "are"),
+    "thats": ("that", "is"),
+    "whats": ("what", "is"),
+}
+_CONTRACTION_TAILS: Final = {"m": "am", "re": "are", "ve": "have", "ll": "will", "d": "would"}
+_IS_CONTRACTED: Final = frozenset(
+    {"it", "that", "what", "there", "here", "he", "she", "who", "where", "how", "when", "why"}
+)
+"""Words whose "'s" means "is"; after any other word "'s" is a possessive and is dropped."""
+
+_SIBILANT_ENDINGS: Final = ("s", "x", "z", "ch", "sh")
+_NO_PLURAL_ENDINGS: Final = ("ss", "us", "is")
+_KEEP_DOUBLED: Final = frozenset("lsz")
+
+_Word = tuple[str, str, frozenset[str], bool]
+"""One normalised word: (word, stem, trigrams of the stem, is a stopword)."""
+
+_Analysis = tuple[tuple[str, ...] | None, tuple[tuple[str, frozenset[str]], ...]]
+"""A sentence analysed: (exact-match key or None, content words as (stem, trigrams))."""
+
+
+def _expand(word: str) -> tuple[str, ...]:
+    """Expand an English contraction such as ``i'm`` or ``don't`` into its words."""
+    expanded = _CONTRACTIONS.get(word)
+    if expanded is not None:
+        return expanded
+    if "'" not in word:
+        return (word,)
+    if word.endswith("n't"):
+        return (word[:-3], "not") if len(word) > 3 else ("not",)
+    head, _, tail = word.partition("'")
+    if tail in _CONTRACTION_TAILS:
+        return (head, _CONTRACTION_TAILS[tail])
+    if tail == "s":
+        return (head, "is") if head in _IS_CONTRACTED else (head,)
+    return (word.replace("'", ""),)
+
+
+def _stem(word: str) -> str:
+    """Strip common English suffixes (plural, -ing, -ed, -ly, final e/y), keeping 3+ letters."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    if word.endswith("ies"):
+        word = word[:-3] + "i"
+    elif word.endswith("sses") or (
+        word.endswith("es") and len(word) >= 5 and word[:-2].endswith(_SIBILANT_ENDINGS)
+    ):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(_NO_PLURAL_ENDINGS):
+        word = word[:-1]
+    for suffix in ("ing", "ed", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            doubled = len(word) >= 4 and word[-1] == word[-2] and word[-1] not in _KEEP_DOUBLED
+            if doubled and suffix != "ly":
+                word = word[:-1]  # stopped -> stop, running -> run
+            break
+    if len(word) >= 4 and word[-1] == "e":
+        word = word[:-1]  # like, liked, likes -> lik
+    elif len(word) >= 3 and word[-1] == "y":
+        word = word[:-1] + "i"  # happy, happily -> happi
+    return word
+
+
+def _trigrams(stem: str) -> frozenset[str]:
+    """Return the character trigrams of ``stem`` padded with two ``#`` on each side."""
+    padded = f"##{stem}##"
+    return frozenset(padded[i : i + 3] for i in range(len(padded) - 2))
+
+
+@lru_cache(maxsize=_WORD_CACHE_SIZE)
+def _words(token: str) -> tuple[_Word, ...]:
+    """Expand, stem and index one token of normalised text (cached: tokens repeat a lot)."""
+    words: list[_Word] = []
+    for word in _expand(token):
+        stem = _stem(word)
+        words.append((word, stem, _trigrams(stem), word in _STOPWORDS))
+    return tuple(words)
+
+
+def _normalise(text: str) -> str:
+    """Casefold ``text``, strip its accents and unify its apostrophes."""
+    if text.isascii():
+        return text.lower()
+    text = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES).casefold())
+    if text.isascii():
+        return text
+    return "".join(char for char in text if not unicodedata.combining(char))
+
+
+def _analyse(text: str) -> _Analysis:
+    """Split ``text`` into content words and compute the key that exact matches compare."""
+    words: list[_Word] = []
+    for token in _WORD_RE.findall(_normalise(text)):
+        words.extend(_words(token))
+    if not words:
+        stripped = text.strip().casefold()
+        return (("\0", stripped) if stripped else None), ()
+    content = [word for word in words if not word[3]] or words
+    seen: set[str] = set()
+    unique: list[tuple[str, frozenset[str]]] = []
+    for _, stem, grams, _ in content:
+        if stem not in seen:
+            seen.add(stem)
+            unique.append((stem, grams))
+    return tuple(word[0] for word in words), tuple(unique)
+
+
+# --- Intents -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """The training sentences of a sequence of intents, preprocessed and indexed."""
+
+    vocabulary_size: int
+    gram_counts: tuple[int, ...]
+    """Number of trigrams of each stem of the vocabulary."""
+    gram_index: dict[str, tuple[int, ...]]
+    """Trigram -> the vocabulary stems holding it."""
+    sentences: tuple[tuple[int, str, tuple[int, ...]], ...]
+    """(position of the intent, training sentence, vocabulary ids of its content stems)."""
+    exact: dict[tuple[str, ...], frozenset[int]]
+    """Normalised sentence -> positions in ``sentences`` of the training sentences equal to it."""
+
+
+def _compile(intents: tuple[Intent, ...]) -> _Compiled:
+    """Analyse and index the training sentences of ``intents``."""
+    vocabulary: dict[str, int] = {}
+    gram_sets: list[frozenset[str]] = []
+    sentences: list[tuple[int, str, tuple[int, ...]]] = []
+    exact: dict[tuple[str, ...], set[int]] = {}
+    for intent_position, intent in enumerate(intents):
+        for sentence in intent.training_sentences:
+            key, words = _analyse(sentence)
+            ids: list[int] = []
+            for stem, grams in words:
+                word_id = vocabulary.get(stem)
+                if word_id is None:
+                    word_id = vocabulary[stem] = len(gram_sets)
+                    gram_sets.append(grams)
+                ids.append(word_id)
+            if key is not None:
+                exact.setdefault(key, set()).add(len(sentences))
+            sentences.append((intent_position, sentence, tuple(ids)))
+    gram_index: dict[str, list[int]] = {}
+    for word_id, grams in enumerate(gram_sets):
+        for gram in grams:
+            gram_index.setdefault(gram, []).append(word_id)
+    return _Compiled(
+        vocabulary_size=len(gram_sets),
+        gram_counts=tuple(len(grams) for grams in gram_sets),
+        gram_index={gram: tuple(ids) for gram, ids in gram_index.items()},
+        sentences=tuple(sentences),
+        exact={key: frozenset(positions) for key, positions in exact.items()},
+    )
+
+
+def _similarities(
+    compiled: _Compiled, words: tuple[tuple[str, frozenset[str]], ...]
+) -> tuple[list[float], list[dict[int, float]]]:
+    """Match the message's words against the vocabulary of ``compiled``.
+
+    Returns:
+        The best similarity of each vocabulary stem to any message word, and for each message
+        word that matches anything, its similarity to the stems it matches.
+    """
+    gram_index = compiled.gram_index
+    gram_counts = compiled.gram_counts
+    best_for_stem = [0.0] * compiled.vocabulary_size
+    rows: list[dict[int, float]] = []
+    for _, grams in words:
+        shared: dict[int, int] = {}
+        for gram in grams:
+            for word_id in gram_index.get(gram, ()):
+                shared[word_id] = shared.get(word_id, 0) + 1
+        row: dict[int, float] = {}
+        size = len(grams)
+        for word_id, count in shared.items():
+            dice = 2.0 * count / (size + gram_counts[word_id])  # 1.0 for the same stem
+            if dice >= _MIN_DICE:
+                row[word_id] = dice
+                best_for_stem[word_id] = max(best_for_stem[word_id], dice)
+        if row:
+            rows.append(row)
+    return best_for_stem, rows
+
+
+def _score(
+    ids: tuple[int, ...],
+    best_for_stem: list[float],
+    rows: list[dict[int, float]],
+    message_size: int,
+) -> float:
+    """Score a training sentence's content stems ``ids`` against the message: F2 of the match."""
+    # Plain loops: this runs for every training sentence of every message, and beats map/max.
+    matched = 0.0
+    for word_id in ids:
+        matched += best_for_stem[word_id]
+    if matched == 0.0:
+        return 0.0
+    recall = matched / len(ids)
+    matched = 0.0
+    for row in rows:
+        best = 0.0
+        for word_id in ids:
+            similarity = row.get(word_id, 0.0)
+            if similarity > best:  # noqa: PLR1730 (max() is slower in this hot loop)
+                best = similarity
+        matched += best
+    precision = matched / message_size
+    f_beta = (1.0 + _BETA_SQUARED) * precision * recall / (_BETA_SQUARED * precision + recall)
+    return min(1.0, f_beta)
+
+
+_NO_POSITIONS: Final[frozenset[int]] = frozenset()
+
+
+class SimpleIntentClassifier:
+    """Recognise intents by fuzzy word overlap with their training sentences.
+
+    It needs no training step, no model and no download, handles small paraphrases, extra
+    words and typos, and takes a few microseconds per message. See the module docstring for
+    the method.
+
+    Args:
+        threshold: the score, in (0, 1], from which an intent is predicted rather than
+            ``fallback_intent``.
+
+    Raises:
+        TypeError: ``threshold`` is not a number.
+        ValueError: ``threshold`` is not in (0, 1].
+    """
+
+    __slots__ = ("_cache", "_threshold")
+
+    def __init__(self, threshold: float = 0.5) -> None:
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+            raise TypeError(f"threshold must be a number, not {type(threshold).__name__}")
+        if not 0.0 < threshold <= 1.0:  # also rejects NaN
+            raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
+        self._threshold = float(threshold)
+        self._cache: dict[tuple[Intent, ...], _Compiled] = {}
+
+    @property
+    def threshold(self) -> float:
+        """The score from which an intent is predicted rather than ``fallback_intent``."""
+        return self._threshold
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(threshold={self._threshold!r})"
+
+    def predict(self, message: str, intents: Sequence[Intent]) -> IntentClassifierPrediction:
+        """Predict which of ``intents`` the user meant by ``message``.
+
+        Ties go to the intent listed first, and within an intent to its first sentence.
+
+        Args:
+            message: the text the user sent.
+            intents: the intents the current state listens for; only these are considered.
+
+        Returns:
+            The best intent with its score and best training sentence when the score reaches
+            the threshold; else ``fallback_intent`` with that best score and sentence ('' and
+            0.0 when nothing matched at all). ``matched_parameters`` is always empty.
+        """
+        key = tuple(intents)
+        compiled = self._cache.get(key)
+        if compiled is None:
+            compiled = self._compile(key)
+
+        exact_key, words = _analyse(message)
+        exact = compiled.exact.get(exact_key, _NO_POSITIONS) if exact_key else _NO_POSITIONS
+        if not words and not exact:
+            return IntentClassifierPrediction(fallback_intent, 0.0)
+
+        best_for_stem, rows = _similarities(compiled, words)
+        best_score = 0.0
+        best_position = -1
+        for position, (_, _, ids) in enumerate(compiled.sentences):
+            if position in exact:
+                score = 1.0
+            elif ids and rows:
+                score = _score(ids, best_for_stem, rows, len(words))
+            else:
+                continue
+            if score > best_score:
+                best_score = score
+                best_position = position
+                if score == 1.0:
+                    break
+
+        if best_position < 0:
+            return IntentClassifierPrediction(fallback_intent, 0.0)
+        intent_position, sentence, _ = compiled.sentences[best_position]
+        intent = key[intent_position] if best_score >= self._threshold else fallback_intent
+        return IntentClassifierPrediction(intent, best_score, sentence)
+
+    def _compile(self, intents: tuple[Intent, ...]) -> _Compiled:
+        """Preprocess ``intents`` and cache the result (racing threads store equal values)."""
+        compiled = _compile(intents)
+        if len(self._cache) >= _MAX_CACHED_INTENT_SETS:
+            self._cache.clear()  # intent sets are few in practice; this only bounds memory
+        self._cache[intents] = compiled
+        return compiled

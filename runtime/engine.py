@@ -1,0 +1,272 @@
+"""The bot logic of one turn: classify, pick a transition, run bodies, follow hops.
+
+A *turn* is one event (open, message, file, event, reset) with every body and hop it triggers.
+The engine runs it on one session, single-threaded; it knows nothing of actors, so the same code
+runs inside a session actor, in the benchmarks' direct loop and in the deterministic simulator.
+
+Semantics follow the BESSER Bot Framework:
+
+- entering a state runs its body, then looks at its transitions in definition order: an
+  automatic ``go_to`` moves on at once; a variable or custom-event transition that holds moves
+  on; an intent transition (the state waits for a message) stops the scan;
+- a message is classified among the current state's intents; the first transition that holds
+  (intent matched, no intent matched, variable, custom event) moves the session; if none does,
+  the state's fallback body runs;
+- a file fires the first file transition whose allowed types include it, else the fallback body;
+- an event (``Runtime.send_event``) is visible as ``session.event``; the first variable or
+  custom-event transition that holds moves the session; otherwise nothing happens. The event is
+  consumed once the body of the state it moved to has run, so it fires one transition at most
+  (otherwise ``ringing.go_to(idle)`` would ring again on the same event).
+
+Exceptions raised by bodies, event functions, operations and the classifier are logged with
+the session's context and counted; the turn goes on (BBF semantics). A chain of hops longer than
+``max_hops`` is cut with a logged error.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime.bot import Bot, File, IntentClassifierPrediction, State, TransitionKind
+from runtime.bot._intent import fallback_intent
+from runtime.bot._state import Transition
+from runtime.log import get_logger
+from runtime.session import ReceivedEvent, Session
+
+__all__ = ["DEFAULT_MAX_HOPS", "Engine", "TurnKind", "TurnOutcome"]
+
+DEFAULT_MAX_HOPS = 64
+
+_AUTO = TransitionKind.AUTO
+_INTENT = TransitionKind.INTENT
+_NO_INTENT = TransitionKind.NO_INTENT
+_VARIABLE = TransitionKind.VARIABLE
+_FILE = TransitionKind.FILE
+_EVENT = TransitionKind.EVENT
+
+
+class TurnKind(enum.Enum):
+    """What started a turn."""
+
+    OPEN = "open"  # open_session: run the initial body if the session is new
+    MESSAGE = "message"  # a text message from the user
+    FILE = "file"  # a file from the user
+    EVENT = "event"  # a named event from outside (webhook, timer...)
+    RESET = "reset"  # forget the session and start over from the initial state
+
+
+@dataclass(slots=True)
+class TurnOutcome:
+    """What a turn produced: its replies and what went wrong in the bot's code."""
+
+    replies: list[str] = field(default_factory=list)
+    opened: bool = False  # the initial body ran in this turn
+    duplicate: bool = False  # a resend of a known message_id: replies are the stored ones
+    body_errors: int = 0
+    event_errors: int = 0
+    classifier_errors: int = 0
+    hop_limit_hit: bool = False
+
+
+class _Turn:
+    """Per-turn scratch state: which session, which kind, what happened so far."""
+
+    __slots__ = ("hops", "kind", "outcome", "session")
+
+    def __init__(self, session: Session, kind: TurnKind, outcome: TurnOutcome) -> None:
+        self.session = session
+        self.kind = kind
+        self.outcome = outcome
+        self.hops = 0
+
+    def log(self, state: State) -> Any:
+        return get_logger(
+            session_id=self.session._data.id, state=state.name, event_kind=self.kind.value
+        )
+
+
+class Engine:
+    """Run turns of one bot.
+
+    Args:
+        bot: the bot; frozen by the caller before the first turn.
+        max_hops: the most state moves one turn may make before the chain is cut.
+    """
+
+    def __init__(self, bot: Bot, *, max_hops: int = DEFAULT_MAX_HOPS) -> None:
+        if not isinstance(max_hops, int) or max_hops < 1:
+            raise ValueError(f"max_hops must be a positive int, got {max_hops!r}")
+        initial = bot.initial_state
+        if initial is None:
+            raise ValueError(f"bot {bot.name!r} has no initial state")
+        self.bot = bot
+        self.max_hops = max_hops
+        self._initial = initial
+        self._classifier = bot.classifier
+        self._states = {state.name: state for state in bot.states}
+        # Per state: its transitions and intents as tuples, computed once (the bot is frozen).
+        self._transitions = {state.name: state.transitions for state in bot.states}
+        self._intents = {state.name: state.intents for state in bot.states}
+
+    def run_turn(
+        self,
+        session: Session,
+        kind: TurnKind,
+        payload: Any = None,
+        message_id: str | None = None,
+    ) -> TurnOutcome:
+        """Run one turn on ``session`` and return its outcome.
+
+        ``payload`` is the text for MESSAGE, the File for FILE, a ``ReceivedEvent`` for EVENT.
+        """
+        outcome = TurnOutcome()
+        data = session._data
+        if message_id is not None:
+            stored = data.replies_for(message_id)
+            if stored is not None:
+                outcome.replies = list(stored)
+                outcome.duplicate = True
+                return outcome
+        outcome.replies = session._begin_turn(payload if kind is TurnKind.EVENT else None)
+        turn = _Turn(session, kind, outcome)
+        try:
+            if kind is TurnKind.RESET:
+                data.clear()
+            if data.state is None:
+                data.state = self._initial.name
+                outcome.opened = True
+                self._enter(turn, self._initial)
+            if kind is TurnKind.MESSAGE:
+                self._on_message(turn, payload)
+            elif kind is TurnKind.FILE:
+                self._on_file(turn, payload)
+            elif kind is TurnKind.EVENT:
+                self._on_event(turn)
+        finally:
+            session._end_turn()
+        if message_id is not None:
+            data.remember(message_id, outcome.replies)
+        return outcome
+
+    # -- incoming events --------------------------------------------------------------------
+
+    def _on_message(self, turn: _Turn, text: str) -> None:
+        data = turn.session._data
+        state = self._states[data.state]  # type: ignore[index]
+        data.message = text
+        data.chat_history.append((text, 1))
+        intents = self._intents[state.name]
+        try:
+            prediction = self._classifier.predict(text, intents)
+        except Exception:
+            turn.outcome.classifier_errors += 1
+            turn.log(state).exception("classifier_failed")
+            prediction = IntentClassifierPrediction(fallback_intent, 0.0)
+        data.predicted_intent = prediction
+        self._receive(turn, state, prediction)
+
+    def _on_file(self, turn: _Turn, file: File) -> None:
+        data = turn.session._data
+        data.file = file
+        self._receive(turn, self._states[data.state], None)  # type: ignore[index]
+
+    def _on_event(self, turn: _Turn) -> None:
+        state = self._states[turn.session._data.state]  # type: ignore[index]
+        for transition in self._transitions[state.name]:
+            if transition.kind in (_VARIABLE, _EVENT) and self._holds(turn, transition):
+                self._move(turn, transition.dest)
+                return
+
+    def _receive(
+        self, turn: _Turn, state: State, prediction: IntentClassifierPrediction | None
+    ) -> None:
+        """Fire the first transition that holds for a message or file, else the fallback."""
+        file = turn.session._data.file if prediction is None else None
+        for transition in self._transitions[state.name]:
+            kind = transition.kind
+            if kind is _INTENT:
+                fires = prediction is not None and prediction.intent is transition.intent
+            elif kind is _NO_INTENT:
+                fires = prediction is not None and prediction.intent is fallback_intent
+            elif kind is _FILE:
+                allowed = transition.allowed_types
+                fires = file is not None and (allowed is None or file.type in allowed)
+            else:
+                fires = self._holds(turn, transition)
+            if fires:
+                self._move(turn, transition.dest)
+                return
+        self._call(turn, state, state.fallback_body, "fallback_body")
+
+    # -- moving between states --------------------------------------------------------------
+
+    def _move(self, turn: _Turn, dest: State) -> None:
+        if turn.hops >= self.max_hops:
+            turn.outcome.hop_limit_hit = True
+            turn.log(dest).error(
+                "hop_limit_exceeded",
+                max_hops=self.max_hops,
+                detail="automatic transitions loop; the turn stops in the current state",
+            )
+            return
+        turn.hops += 1
+        turn.session._data.state = dest.name
+        self._enter(turn, dest)
+
+    def _enter(self, turn: _Turn, state: State) -> None:
+        """Run ``state``'s body, then follow the transition that moves on at once, if any."""
+        while True:
+            self._call(turn, state, state.body, "body")
+            turn.session._event = None  # consumed: see the module docstring
+            dest = self._next_after_body(turn, state)
+            if dest is None:
+                return
+            if turn.hops >= self.max_hops:
+                self._move(turn, dest)  # logs and records the cut
+                return
+            turn.hops += 1
+            turn.session._data.state = dest.name
+            state = dest
+
+    def _next_after_body(self, turn: _Turn, state: State) -> State | None:
+        for transition in self._transitions[state.name]:
+            kind = transition.kind
+            if kind is _AUTO:
+                return transition.dest
+            if kind is _INTENT or kind is _NO_INTENT:
+                return None  # the state waits for a message
+            if kind is not _FILE and self._holds(turn, transition):
+                return transition.dest
+        return None
+
+    # -- calling the bot's code -------------------------------------------------------------
+
+    def _call(self, turn: _Turn, state: State, body: Any, what: str) -> None:
+        try:
+            body(turn.session)
+        except Exception:
+            turn.outcome.body_errors += 1
+            turn.log(state).exception(
+                "body_failed", body=getattr(body, "__qualname__", repr(body)), which=what
+            )
+
+    def _holds(self, turn: _Turn, transition: Transition) -> bool:
+        session = turn.session
+        try:
+            if transition.kind is _VARIABLE:
+                value = session._data.data.get(transition.var_name)  # type: ignore[arg-type]
+                return bool(transition.operation(value, transition.target))  # type: ignore[misc]
+            return bool(transition.event(session, transition.event_params))  # type: ignore[misc]
+        except Exception:
+            turn.outcome.event_errors += 1
+            turn.log(transition.source).exception(
+                "event_failed", transition=repr(transition), detail="counted as not holding"
+            )
+            return False
+
+
+def make_event(name: str, payload: Any) -> ReceivedEvent:
+    """Build the ``session.event`` value for ``Runtime.send_event``."""
+    return ReceivedEvent(name, dict(payload) if payload else {})
