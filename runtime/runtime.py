@@ -146,7 +146,7 @@ class Runtime:
                 return True
             self._stopped = True
             _LIVE.discard(self)
-            self._counters.stop_accepting()
+            self._counters.running = False
             supervisor = self._supervisor
             if supervisor is None:
                 return True
@@ -245,7 +245,7 @@ class Runtime:
     ) -> Replies:
         _check_session_id(session_id)
         supervisor = self._supervisor
-        self._counters.accept()  # raises if not running or overloaded
+        self._counters.accept()  # raises if not running
         assert supervisor is not None
         future: Replies = concurrent.futures.Future()
         request = TurnRequest(kind, payload, message_id, future)

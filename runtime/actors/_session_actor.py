@@ -23,7 +23,7 @@ __all__ = ["SNAPSHOT", "SessionActor", "SessionCell", "TurnRequest", "fail_futur
 class TurnRequest:
     """One accepted event on its way to a session actor, with the future to resolve."""
 
-    __slots__ = ("future", "kind", "message_id", "payload", "resolved")
+    __slots__ = ("future", "kind", "message_id", "payload")
 
     def __init__(
         self,
@@ -36,7 +36,6 @@ class TurnRequest:
         self.payload = payload
         self.message_id = message_id
         self.future = future
-        self.resolved = False  # claimed by Counters.completed/failed, under their lock
 
 
 SNAPSHOT = object()
@@ -100,14 +99,12 @@ class SessionActor(PooledActor):
         return super().on_receive(message)
 
     def _run(self, request: TurnRequest) -> None:
-        if request.resolved:
-            return  # failed by stop() while it waited
         try:
             if not request.future.set_running_or_notify_cancel():
-                self._supervisor.turn_failed(request, concurrent.futures.CancelledError())
+                self._supervisor.turn_cancelled()
                 return  # the caller cancelled it before it ran
         except RuntimeError:
-            return  # resolved meanwhile by stop()
+            return  # stop() failed it while it waited; already counted
         data = self._cell.data
         self._current = (request, data.checkpoint())
         try:

@@ -9,6 +9,7 @@ exactly once, whichever event it is.
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
 from typing import TYPE_CHECKING
 
@@ -115,15 +116,27 @@ class Supervisor:
     # -- called by session actors (on a dispatcher worker) ----------------------------------
 
     def turn_done(self, request: TurnRequest, outcome: TurnOutcome) -> None:
-        """Resolve a turn's future with its replies."""
-        if self.counters.completed(request, outcome):
+        """Count a turn, then resolve its future with its replies.
+
+        Counting comes first so a caller woken by its future sees its event in stats().
+        """
+        cell = self.counters.cell()
+        cell.add_outcome(outcome)
+        try:
             request.future.set_result(outcome.replies)
-        # else stop() failed it after its drain timeout; the late result is dropped
+        except concurrent.futures.InvalidStateError:
+            cell.add_outcome(outcome, sign=-1)  # stop() failed it first; drop the late result
 
     def turn_failed(self, request: TurnRequest, exc: BaseException) -> None:
-        """Fail a turn's future (once) and count it."""
-        if self.counters.failed(request):
-            fail_future(request.future, exc)
+        """Count a failed turn, then fail its future (unless something resolved it first)."""
+        cell = self.counters.cell()
+        cell.failures += 1
+        if not fail_future(request.future, exc):
+            cell.failures -= 1
+
+    def turn_cancelled(self) -> None:
+        """Count a turn whose caller cancelled its future before it ran."""
+        self.counters.cell().failures += 1
 
     def actor_died(
         self, actor: SessionActor, request: TurnRequest | None, exc: BaseException | None
@@ -148,7 +161,7 @@ class Supervisor:
             if error is not exc:
                 error.__cause__ = exc
             self.turn_failed(request, error)
-        self.counters.restarted()
+        self.counters.cell().restarts += 1
         if self.dispatcher.running:
             SessionActor.start(cell=cell, supervisor=self)
 
