@@ -1,0 +1,340 @@
+"""The command line: ``python -m runtime <verb> BOT``.
+
+BOT is ``path/to/bot.py`` or ``package.module``, exposing a module-level ``bot`` or a
+``make_bot()`` function. Verbs so far:
+
+- ``chat``: talk to the bot in the terminal, as one session.
+
+Each verb is an ``_add_<verb>`` function that adds its subparser and sets its ``handler``;
+``serve``, ``check-isolation`` and ``loadtest`` slot in by joining ``_VERBS``. Exit codes: 0 on
+a normal exit, 2 on bad arguments or a bot that cannot be loaded, 130 on Ctrl-C.
+
+This is where structlog gets configured (log lines go to stderr); the library never does it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from typing import TextIO, TypeAlias
+
+from runtime import __version__
+from runtime._loader import load_bot
+from runtime.bot import File
+from runtime.errors import BotDefinitionError, BotLoadError, SessionRuntimeError
+from runtime.log import configure_cli_logging
+from runtime.runtime import MAX_SESSION_ID_LENGTH, Runtime
+
+__all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "REPLY_TIMEOUT", "build_parser", "main"]
+
+EXIT_OK = 0
+EXIT_USAGE = 2  # what argparse uses for bad arguments; a bot that cannot load is one too
+EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C
+
+REPLY_TIMEOUT = 30.0
+"""Seconds the terminal waits for the replies to one line before giving up on them."""
+
+# Quoted: typeshed makes _SubParsersAction generic, the class itself is not subscriptable.
+_SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+_Handler = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.
+
+    Args:
+        argv: the arguments after the program name (``sys.argv[1:]`` when None).
+
+    Returns:
+        The exit code: 0 on a normal exit, 2 when the bot cannot be loaded (argparse also
+        exits with 2, by raising ``SystemExit``, on bad arguments).
+    """
+    args = build_parser().parse_args(argv)
+    handler: _Handler = args.handler
+    return handler(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser, with one subcommand per verb."""
+    parser = argparse.ArgumentParser(
+        prog=_prog(),
+        description="Serve a chatbot defined with runtime.Bot.",
+        epilog="BOT is path/to/bot.py or package.module, defining `bot` or `make_bot()`.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    verbs = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for add_verb in _VERBS:
+        add_verb(verbs)
+    return parser
+
+
+def _prog() -> str:
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return "python -m runtime" if name in ("", "__main__.py", "-c") else name
+
+
+def _add_bot_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "bot", metavar="BOT", help="path/to/bot.py or package.module defining `bot` or `make_bot()`"
+    )
+
+
+def _session_id(value: str) -> str:
+    if not value:
+        raise argparse.ArgumentTypeError("a session id cannot be empty")
+    if len(value) > MAX_SESSION_ID_LENGTH:
+        raise argparse.ArgumentTypeError(
+            f"a session id has at most {MAX_SESSION_ID_LENGTH} characters"
+        )
+    return value
+
+
+def _load(spec: str) -> Runtime | None:
+    """Load the bot and start a Runtime on it; print the problem and return None if it fails."""
+    try:
+        runtime = Runtime(load_bot(spec))
+        return runtime.start()
+    except (BotLoadError, BotDefinitionError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
+# -- chat -------------------------------------------------------------------------------------
+
+
+def _add_chat(verbs: _SubParsers) -> None:
+    chat = verbs.add_parser(
+        "chat",
+        help="chat with a bot in the terminal",
+        description="Chat with a bot in the terminal, as one session. Type /help for commands.",
+    )
+    _add_bot_argument(chat)
+    chat.add_argument(
+        "--session",
+        metavar="ID",
+        type=_session_id,
+        default="terminal",
+        help="the session id to chat as (default: terminal)",
+    )
+    chat.add_argument(
+        "-v", "--verbose", action="store_true", help="log everything, down to debug level"
+    )
+    chat.set_defaults(handler=_run_chat)
+
+
+def _run_chat(args: argparse.Namespace) -> int:
+    configure_cli_logging(logging.DEBUG if args.verbose else logging.WARNING)
+    runtime = _load(args.bot)
+    if runtime is None:
+        return EXIT_USAGE
+    try:
+        return TerminalChat(runtime, args.session).run()
+    finally:
+        runtime.stop()
+
+
+_VERBS: tuple[Callable[[_SubParsers], None], ...] = (_add_chat,)
+
+
+_HELP = """\
+Type a message and press Enter to send it. Commands:
+  /file PATH [MIME]   send a file (its type is guessed from its name if not given)
+  /event NAME [JSON]  send an event, with a JSON object as its payload
+  /reset              forget this session and start it again
+  /state              show the session's current state and data
+  /help               show this help
+  /quit               leave (so does end of input: Ctrl-D)
+Start a line with // to send a message that begins with /."""
+
+
+class TerminalChat:
+    """Chat with one session of a running Runtime, one line at a time.
+
+    Replies are printed as ``bot> text``; problems as ``error: ...`` lines on ``stderr``, after
+    which the chat goes on. The ``you> `` prompt is shown only when ``stdin`` is a terminal.
+
+    Args:
+        runtime: a started Runtime.
+        session_id: the session to chat as.
+        stdin: where lines are read (``sys.stdin`` when None).
+        stdout: where replies go (``sys.stdout`` when None).
+        stderr: where errors go (``sys.stderr`` when None).
+        timeout: seconds to wait for the replies to one line.
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        session_id: str,
+        *,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+        timeout: float = REPLY_TIMEOUT,
+    ) -> None:
+        self._rt = runtime
+        self._session_id = session_id
+        self._stdin = sys.stdin if stdin is None else stdin
+        self._stdout = sys.stdout if stdout is None else stdout
+        self._stderr = sys.stderr if stderr is None else stderr
+        self._timeout = timeout
+        # Each command takes the rest of its line and returns whether the chat goes on.
+        self._commands: dict[str, Callable[[str], bool]] = {
+            "/file": self._send_file,
+            "/event": self._send_event,
+            "/reset": self._reset,
+            "/state": self._show_state,
+            "/help": self._show_help,
+            "/quit": self._quit,
+        }
+
+    def run(self) -> int:
+        """Open the session, print its greeting, then chat until end of input or ``/quit``.
+
+        Returns:
+            The exit code: 0, or 130 when interrupted with Ctrl-C.
+        """
+        interactive = self._stdin.isatty()
+        if interactive:
+            self._print(
+                f"Chatting with bot {self._rt.bot.name!r} as session {self._session_id!r}. "
+                "Type /help for commands."
+            )
+        try:
+            self._wait(lambda: self._rt.open_session(self._session_id))
+            while True:
+                if interactive:
+                    self._stdout.write("you> ")
+                    self._stdout.flush()
+                line = self._stdin.readline()
+                if not line:
+                    if interactive:
+                        self._print("")
+                    return EXIT_OK
+                if not self._handle(line.strip()):
+                    return EXIT_OK
+        except KeyboardInterrupt:
+            self._print("")
+            return EXIT_INTERRUPTED
+
+    def _handle(self, line: str) -> bool:
+        if not line:
+            return True
+        if line.startswith("//"):
+            text = line[1:]
+            self._wait(lambda: self._rt.send_message(self._session_id, text))
+            return True
+        if not line.startswith("/"):
+            self._wait(lambda: self._rt.send_message(self._session_id, line))
+            return True
+        name, _, rest = line.partition(" ")
+        command = self._commands.get(name.lower())
+        if command is None:
+            self._error(f"unknown command {name}; type /help to list the commands")
+            return True
+        return command(rest.strip())
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def _send_file(self, rest: str) -> bool:
+        try:
+            words = shlex.split(rest)
+        except ValueError as exc:
+            self._error(f"cannot read the /file line ({exc}); usage: /file PATH [MIME]")
+            return True
+        if not 1 <= len(words) <= 2:
+            self._error('usage: /file PATH [MIME] (quote a path with spaces: /file "my cat.png")')
+            return True
+        path = os.path.expanduser(words[0])
+        mime = words[1] if len(words) == 2 else None
+        try:
+            file = File(file_path=path, file_type=mime)
+        except OSError as exc:
+            self._error(f"cannot read {path}: {exc.strerror or exc}; check the path")
+            return True
+        self._wait(lambda: self._rt.send_file(self._session_id, file))
+        return True
+
+    def _send_event(self, rest: str) -> bool:
+        name, _, raw = rest.partition(" ")
+        if not name:
+            self._error('usage: /event NAME [JSON], e.g. /event reminder {"text": "stretch"}')
+            return True
+        payload = None
+        if raw.strip():
+            try:
+                payload = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                self._error(
+                    f"the payload of /event is not valid JSON ({exc}); give a JSON object, "
+                    'e.g. /event reminder {"text": "stretch"}'
+                )
+                return True
+            if not isinstance(payload, dict):
+                self._error(
+                    f"the payload of /event must be a JSON object {{...}}, not a "
+                    f"{type(payload).__name__}"
+                )
+                return True
+        self._wait(lambda: self._rt.send_event(self._session_id, name, payload))
+        return True
+
+    def _reset(self, rest: str) -> bool:
+        self._print(f"(session {self._session_id!r} reset)")
+        self._wait(lambda: self._rt.reset(self._session_id))
+        return True
+
+    def _show_state(self, rest: str) -> bool:
+        try:
+            snapshot = self._rt.snapshot(self._session_id, timeout=self._timeout)
+        except (TimeoutError, SessionRuntimeError) as exc:
+            self._error(f"cannot read the session: {exc or type(exc).__name__}")
+            return True
+        if snapshot is None:
+            self._print("state: (no session yet)")
+            return True
+        data = json.dumps(dict(snapshot.data), default=repr, ensure_ascii=False, sort_keys=True)
+        self._print(f"state: {snapshot.state}")
+        self._print(f"data: {data}")
+        return True
+
+    def _show_help(self, rest: str) -> bool:
+        self._print(_HELP)
+        return True
+
+    def _quit(self, rest: str) -> bool:
+        return False
+
+    # -- output -----------------------------------------------------------------------------
+
+    def _wait(self, submit: Callable[[], Future[list[str]]]) -> None:
+        """Submit an event, wait for its replies and print them (or the error)."""
+        try:
+            replies = submit().result(timeout=self._timeout)
+        except TimeoutError:
+            self._error(
+                f"no reply within {self._timeout:g} s: a body may be stuck; the reply is "
+                "dropped, the chat goes on"
+            )
+            return
+        except SessionRuntimeError as exc:
+            self._error(str(exc))
+            return
+        except Exception as exc:  # a bad argument, or anything a future can carry
+            self._error(f"{type(exc).__name__}: {exc}")
+            return
+        for reply in replies:
+            # Later lines of a multi-line reply line up under the first one's text.
+            self._print("bot> " + reply.replace("\n", "\n     "))
+
+    def _print(self, text: str) -> None:
+        print(text, file=self._stdout, flush=True)
+
+    def _error(self, text: str) -> None:
+        print(f"error: {text}", file=self._stderr, flush=True)

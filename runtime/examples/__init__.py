@@ -1,0 +1,1 @@
+"""Example bots: run one with ``python -m runtime chat runtime/examples/<name>.py``."""
