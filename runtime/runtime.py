@@ -10,13 +10,14 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Self
 
-from runtime.actors import SNAPSHOT, Dispatcher, Supervisor, TurnRequest
+from runtime.actors import Dispatcher, Supervisor, TurnRequest
 from runtime.bot import Bot, File
 from runtime.engine import DEFAULT_MAX_HOPS, Engine, TurnKind, make_event
-from runtime.errors import RuntimeStoppedError
+from runtime.errors import OverloadedError, RuntimeStoppedError
 from runtime.log import get_logger
 from runtime.session import SessionSnapshot
 from runtime.stats import Counters, RuntimeStats
+from runtime.store import MemoryStore, SessionStore
 
 __all__ = ["MAX_SESSION_ID_LENGTH", "Runtime", "live_runtimes"]
 
@@ -65,7 +66,14 @@ class Runtime:
 
     Args:
         bot: the bot to serve; it is frozen when the runtime starts.
-        store: where passivated sessions go (None: in memory).
+        store: where passivated sessions go (None: a new in-memory ``MemoryStore``).
+        idle_timeout: passivate a session after this many seconds without events (None:
+            never). A passivated session comes back transparently on its next event.
+        max_live_sessions: keep about this many session actors live; beyond it the least
+            recently used are passivated (down to 90% of it, by a background sweeper).
+        max_session_queue: the most events queued for one session; past it the returned
+            future fails at once with ``OverloadedError`` and nothing is queued.
+        max_pending: the most accepted, unresolved events in the whole runtime (same).
         workers: dispatcher threads kept running (and kept free of blocked bodies).
         max_workers: the most dispatcher threads while bodies block.
         max_hops: the most state moves one event may cause before the chain is cut.
@@ -82,7 +90,11 @@ class Runtime:
         self,
         bot: Bot,
         *,
-        store: None = None,
+        store: SessionStore | None = None,
+        idle_timeout: float | None = None,
+        max_live_sessions: int | None = None,
+        max_session_queue: int | None = 10_000,
+        max_pending: int | None = 1_000_000,
         workers: int = 2,
         max_workers: int = 128,
         max_hops: int = DEFAULT_MAX_HOPS,
@@ -91,13 +103,36 @@ class Runtime:
     ) -> None:
         if not isinstance(bot, Bot):
             raise TypeError(f"Runtime needs a Bot, got {type(bot).__name__}")
-        if store is not None:
-            raise TypeError("store: only the in-memory default (None) exists so far")
+        if store is not None and not isinstance(store, SessionStore):
+            raise TypeError(
+                "store must implement SessionStore (load, save, delete, session_ids, "
+                f"__len__, close), got {type(store).__name__}"
+            )
+        if idle_timeout is not None and (
+            not isinstance(idle_timeout, int | float)
+            or isinstance(idle_timeout, bool)
+            or idle_timeout <= 0
+        ):
+            raise ValueError(f"idle_timeout must be seconds > 0 or None, got {idle_timeout!r}")
+        for arg, bound in (
+            ("max_live_sessions", max_live_sessions),
+            ("max_session_queue", max_session_queue),
+            ("max_pending", max_pending),
+        ):
+            if bound is not None and (
+                not isinstance(bound, int) or isinstance(bound, bool) or bound < 1
+            ):
+                raise ValueError(f"{arg} must be a positive int or None, got {bound!r}")
         if not isinstance(drain_timeout, int | float) or drain_timeout < 0:
             raise ValueError(f"drain_timeout must be seconds >= 0, got {drain_timeout!r}")
         if not isinstance(max_hops, int) or isinstance(max_hops, bool) or max_hops < 1:
             raise ValueError(f"max_hops must be a positive int, got {max_hops!r}")
         self.bot = bot
+        self.store: SessionStore = MemoryStore() if store is None else store
+        self._idle_timeout = idle_timeout
+        self._max_live_sessions = max_live_sessions
+        self._max_session_queue = max_session_queue
+        self._max_pending = max_pending
         self._max_hops = max_hops
         self._drain_timeout = float(drain_timeout)
         self._dispatcher = Dispatcher(
@@ -125,7 +160,14 @@ class Runtime:
                 return self
             self.bot.freeze()
             engine = Engine(self.bot, max_hops=self._max_hops)
-            self._supervisor = Supervisor(engine, self._dispatcher, self._counters)
+            self._supervisor = Supervisor(
+                engine,
+                self._dispatcher,
+                self._counters,
+                self.store,
+                idle_timeout=self._idle_timeout,
+                max_live_sessions=self._max_live_sessions,
+            )
             self._dispatcher.start()
             self._counters.running = True
             _LIVE.add(self)
@@ -245,13 +287,47 @@ class Runtime:
     ) -> Replies:
         _check_session_id(session_id)
         supervisor = self._supervisor
-        self._counters.accept()  # raises if not running
-        assert supervisor is not None
+        counters = self._counters
         future: Replies = concurrent.futures.Future()
+        if self._max_pending is not None and counters.pending_now >= self._max_pending:
+            return self._reject(future, "pending_events", counters.pending_now, self._max_pending)
+        if supervisor is not None and self._max_session_queue is not None:
+            cell = supervisor.get(session_id)
+            queued = 0 if cell is None else len(cell.inbox)
+            if queued >= self._max_session_queue:
+                return self._reject(future, "session_queue", queued, self._max_session_queue)
+        counters.accept()  # raises if not running
+        assert supervisor is not None
         request = TurnRequest(kind, payload, message_id, future)
         # If stop() races us, deliver() fails the future, which the caller then sees.
         with contextlib.suppress(RuntimeStoppedError):
             supervisor.deliver(session_id, request)
+        return future
+
+    def _reject(self, future: Replies, bound: str, size: int, limit: int) -> Replies:
+        if not self.running:
+            raise RuntimeStoppedError("the runtime is not running")
+        self._counters.rejected()
+        future.set_exception(OverloadedError(bound, size, limit))
+        return future
+
+    def passivate(self, session_id: str) -> concurrent.futures.Future[bool]:
+        """Move a live session to the store once the events already sent to it are handled.
+
+        Returns:
+            A future of whether the session is passivated: False if it is unknown, or if
+            another event arrived meanwhile (then it stays live).
+        """
+        _check_session_id(session_id)
+        supervisor = self._supervisor
+        if supervisor is None or not self.running:
+            raise RuntimeStoppedError("the runtime is not running")
+        future: concurrent.futures.Future[bool] = concurrent.futures.Future()
+        cell = supervisor.get(session_id)
+        if cell is None:
+            future.set_result(self.store.load(session_id) is not None)
+        else:
+            supervisor.request_passivation(cell, future)
         return future
 
     # -- inspection -------------------------------------------------------------------------
@@ -270,9 +346,7 @@ class Runtime:
         supervisor = self._supervisor
         if supervisor is None or not self.running:
             raise RuntimeStoppedError("the runtime is not running")
-        result = supervisor.ask(session_id, SNAPSHOT, timeout)
-        assert result is None or isinstance(result, SessionSnapshot)
-        return result
+        return supervisor.snapshot(session_id, timeout)
 
     def session_ids(self) -> list[str]:
         """Return the ids of the sessions this runtime holds."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import weakref
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -37,6 +39,10 @@ class RuntimeStats:
     classifier_errors: int  # exceptions raised by the classifier (logged; fallback predicted)
     hop_limit_hits: int  # turns cut because their hops exceeded max_hops
     actor_restarts: int  # session actors replaced after dying
+    sessions_passivated: int  # sessions moved to the store and not back yet
+    activations: int  # session actors started for a session (first contact or rehydration)
+    rehydrations: int  # sessions loaded back from the store
+    passivations: int  # sessions moved to the store
     workers: int  # dispatcher worker threads now
     peak_workers: int  # most dispatcher worker threads at once
 
@@ -54,6 +60,9 @@ _FIELDS = (
     "classifier_errors",
     "hop_limit_hits",
     "restarts",
+    "activations",
+    "rehydrations",
+    "passivations",
 )
 
 
@@ -74,6 +83,9 @@ class CounterCell:
     classifier_errors: int
     hop_limit_hits: int
     restarts: int
+    activations: int
+    rehydrations: int
+    passivations: int
 
     def __init__(self) -> None:
         for name in _FIELDS:
@@ -108,6 +120,9 @@ class Counters:
 
     def __init__(self) -> None:
         self.running = False
+        # One entry per accepted, unresolved event: deque append/pop are atomic under the GIL,
+        # so len() is a lock-free pending count for the backpressure bound and for draining.
+        self._pending: deque[None] = deque()
         self._local = threading.local()
         self._cells: list[CounterCell] = []
         self._base = CounterCell()
@@ -155,12 +170,28 @@ class Counters:
                 "and send events before stop()"
             )
         self.cell().accepted += 1
+        self._pending.append(None)
+
+    def resolved(self) -> None:
+        """Note that one accepted event was resolved (processed, failed or cancelled)."""
+        # IndexError cannot happen if every resolution is counted once; never let it escape.
+        with contextlib.suppress(IndexError):
+            self._pending.pop()
+
+    @property
+    def pending_now(self) -> int:
+        """Events accepted and not yet resolved, read without a lock."""
+        return len(self._pending)
+
+    def rejected(self) -> None:
+        """Count one event refused by a bound."""
+        self.cell().rejected += 1
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no event is pending; return False if ``timeout`` ran out first."""
         deadline = time.monotonic() + timeout
         pause = threading.Event()
-        while self.pending > 0:
+        while self._pending:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
@@ -185,6 +216,10 @@ class Counters:
             classifier_errors=t["classifier_errors"],
             hop_limit_hits=t["hop_limit_hits"],
             actor_restarts=t["restarts"],
+            sessions_passivated=t["passivations"] - t["rehydrations"],
+            activations=t["activations"],
+            rehydrations=t["rehydrations"],
+            passivations=t["passivations"],
             workers=workers,
             peak_workers=peak_workers,
         )

@@ -6,13 +6,17 @@ more. FIFO plus the budget is the fairness rule: an actor with a long backlog wa
 everybody else, so another actor's message waits at most one slice per actor queued before it.
 
 Bodies may block (HTTP or LLM calls). A monitor thread wakes every ``stall_after / 2`` seconds.
-When actors are waiting on the run queue, no slice has finished since its last look, and fewer
-than ``workers`` workers are free of a slice older than ``stall_after``, the pool is stuck:
-it starts workers until ``workers`` are free again, up to ``max_workers``. Workers above
-``workers`` retire after ``idle_timeout`` seconds without work. Under the GIL more threads than
-cores buy nothing for CPU-bound work (measured: 2 workers are slower than 1 when 8 sender
-threads compete for the GIL), so the pool grows only when nothing moves, never because it is
-merely busy or waiting for the GIL.
+A worker is *blocked* when its slice is older than ``stall_after`` and its thread used less than
+5% of the time since the slice began as CPU time (read from the thread's own CPU clock): it waits
+on I/O. A long computation uses far more, even when it shares the GIL with a few other threads,
+and a thread waiting for the GIL gets it back within a few switch intervals. When actors wait
+on the run queue, no slice finished since the monitor's last look, and fewer than ``workers``
+workers are not blocked, the monitor starts workers until ``workers`` are free again, up to
+``max_workers``. Under the GIL more
+threads than cores buy nothing for CPU-bound work (measured: 2 workers were slower than 1 with
+8 sender threads competing for the GIL), so CPU-bound or GIL-starved slices never grow the pool.
+Workers beyond ``workers`` retire after ``idle_timeout`` seconds without work, or once no worker
+has been blocked for ``idle_timeout`` seconds even if work keeps coming.
 """
 
 from __future__ import annotations
@@ -47,11 +51,22 @@ class DispatcherStats:
 
 
 class _Worker:
-    __slots__ = ("slice_started", "thread")
+    __slots__ = ("cpu_clock", "slice_cpu", "slice_started", "thread")
 
     def __init__(self) -> None:
         self.slice_started = 0.0  # monotonic time the current slice began; 0.0 when idle
+        self.slice_cpu = 0.0  # the thread's CPU time when the current slice began
         self.thread: threading.Thread | None = None
+        self.cpu_clock: int | None = None  # the thread's CPU-time clock, set by the thread
+
+    def cpu_time(self) -> float | None:
+        clock = self.cpu_clock
+        if clock is None:
+            return None
+        try:
+            return time.clock_gettime(clock)
+        except OSError:  # the thread just ended
+            return None
 
 
 class Dispatcher:
@@ -99,6 +114,7 @@ class Dispatcher:
         self._workers: list[_Worker] = []
         self._peak = 0
         self._slices = 0
+        self._retire = 0  # extra workers asked to retire though work keeps coming
         self._started = False
         self._stopping = threading.Event()
         self._monitor: threading.Thread | None = None
@@ -151,7 +167,7 @@ class Dispatcher:
             peak = self._peak
         stalled = sum(
             1 for w in workers if w.slice_started and now - w.slice_started > self.stall_after
-        )
+        )  # blocked or busy: the monitor tells them apart with the threads' CPU clocks
         return DispatcherStats(
             workers=len(workers),
             peak_workers=peak,
@@ -180,10 +196,15 @@ class Dispatcher:
         worker.thread.start()
 
     def _work(self, worker: _Worker) -> None:
+        if hasattr(time, "pthread_getcpuclockid"):
+            worker.cpu_clock = time.pthread_getcpuclockid(threading.get_ident())
         get = self._runq.get
         budget = self.slice_budget
         clock = time.monotonic
+        thread_time = time.thread_time
         while True:
+            if self._retire > 0 and self._retire_one(worker):
+                return
             try:
                 actor = get(timeout=self.idle_timeout)
             except queue.Empty:
@@ -197,6 +218,7 @@ class Dispatcher:
                     if worker in self._workers:
                         self._workers.remove(worker)
                 return
+            worker.slice_cpu = thread_time()
             worker.slice_started = clock()
             try:
                 actor._pooled_run_slice(budget)  # type: ignore[attr-defined]
@@ -207,20 +229,41 @@ class Dispatcher:
             worker.slice_started = 0.0
             self._slices += 1  # not atomic across workers; only read as "did it change"
 
+    def _retire_one(self, worker: _Worker) -> bool:
+        with self._lock:
+            if self._retire <= 0 or len(self._workers) <= self.min_workers:
+                return False
+            self._retire -= 1
+            self._workers.remove(worker)
+            return True
+
+    def _blocked(self, now: float) -> int:
+        """Count workers stuck in a slice while using little CPU (waiting on I/O)."""
+        blocked = 0
+        for w in self._workers:
+            started, cpu_at_start = w.slice_started, w.slice_cpu
+            if not started or now - started <= self.stall_after:
+                continue
+            cpu = w.cpu_time()
+            if cpu is not None and cpu - cpu_at_start < 0.05 * (now - started):
+                blocked += 1
+        return blocked
+
     def _watch(self) -> None:
         interval = self.stall_after / 2
         last_slices = -1
+        calm_since = time.monotonic()
         while not self._stopping.wait(interval):
-            slices, last_slices = last_slices, self._slices
-            if slices != last_slices or self._runq.empty():
-                continue  # progress was made, or there is nothing to do
             now = time.monotonic()
+            slices, last_slices = last_slices, self._slices
             with self._lock:
-                free = sum(
-                    1
-                    for w in self._workers
-                    if not (w.slice_started and now - w.slice_started > self.stall_after)
-                )
-                missing = min(self.min_workers - free, self.max_workers - len(self._workers))
-                for _ in range(missing):
-                    self._spawn_locked()
+                blocked = self._blocked(now)
+                if blocked:
+                    calm_since = now
+                elif len(self._workers) > self.min_workers and now - calm_since > self.idle_timeout:
+                    self._retire = len(self._workers) - self.min_workers
+                if slices == last_slices and not self._runq.empty():
+                    free = len(self._workers) - blocked
+                    missing = min(self.min_workers - free, self.max_workers - len(self._workers))
+                    for _ in range(missing):
+                        self._spawn_locked()

@@ -50,14 +50,20 @@ class PooledInbox:
     to a replacement actor (:meth:`bind`).
     """
 
-    __slots__ = ("_closed", "_items", "_lock", "_owner", "_scheduled")
+    __slots__ = ("_closed", "_items", "_lock", "_moved", "_owner", "_scheduled")
 
     def __init__(self) -> None:
         self._items: deque[Envelope[Any]] = deque()
         self._lock = threading.Lock()
         self._scheduled = False
         self._closed = False
+        self._moved = False
         self._owner: PooledActor | None = None
+
+    @property
+    def moved(self) -> bool:
+        """Whether the inbox was closed because its session moved (passivated) elsewhere."""
+        return self._moved
 
     @property
     def owner(self) -> PooledActor | None:
@@ -77,11 +83,13 @@ class PooledInbox:
         """Queue ``envelope`` and schedule the owner if it is idle.
 
         Raises:
-            pykka.ActorDeadError: the inbox was closed (its runtime stopped).
+            pykka.ActorDeadError: the inbox was closed (see :attr:`moved` for why).
         """
         with self._lock:
             if self._closed:
-                raise pykka.ActorDeadError("the inbox is closed: its runtime stopped")
+                raise pykka.ActorDeadError(
+                    "the inbox is closed: " + ("its session moved" if self._moved else "stopped")
+                )
             self._items.append(envelope)
             if self._scheduled or self._owner is None:
                 return
@@ -107,6 +115,15 @@ class PooledInbox:
             items = list(self._items)
             self._items.clear()
             return items
+
+    def close_if_empty(self) -> bool:
+        """Close the inbox as *moved* if nothing is queued; return whether it closed."""
+        with self._lock:
+            if self._items or self._closed:
+                return False
+            self._closed = True
+            self._moved = True
+            return True
 
     def finish_slice(self) -> PooledActor | None:
         """End a slice: return the owner to reschedule, or None when it has nothing to do."""
@@ -173,8 +190,8 @@ class PooledActor(pykka.Actor):
                 break
             budget -= 1
             self._pooled_handle(envelope)
-        if stopped.is_set():
-            self._actor_loop_teardown()
+        if stopped.is_set() and inbox.owner is self:
+            self._actor_loop_teardown()  # not when a replacement adopted the inbox
         owner = inbox.finish_slice()
         if owner is not None:
             owner._dispatcher.schedule(owner)

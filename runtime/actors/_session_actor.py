@@ -17,7 +17,14 @@ from runtime.session import Session, SessionData
 if TYPE_CHECKING:
     from runtime.actors._supervisor import Supervisor
 
-__all__ = ["SNAPSHOT", "SessionActor", "SessionCell", "TurnRequest", "fail_future"]
+__all__ = [
+    "SNAPSHOT",
+    "PassivateRequest",
+    "SessionActor",
+    "SessionCell",
+    "TurnRequest",
+    "fail_future",
+]
 
 
 class TurnRequest:
@@ -42,6 +49,16 @@ SNAPSHOT = object()
 """Ask a session actor for a ``SessionSnapshot`` (handled in turn order)."""
 
 
+class PassivateRequest:
+    """Ask a session actor to passivate if nothing arrived after this request."""
+
+    __slots__ = ("future", "touched")
+
+    def __init__(self, touched: int, future: concurrent.futures.Future[bool] | None) -> None:
+        self.touched = touched  # the cell's touch tick when the request was made
+        self.future = future
+
+
 def fail_future(future: concurrent.futures.Future[Any], exc: BaseException) -> bool:
     """Fail ``future`` unless it is already done; return whether this call failed it."""
     try:
@@ -58,13 +75,14 @@ class SessionCell:
     neither the session's data nor its queued events are lost.
     """
 
-    __slots__ = ("actor", "data", "inbox", "session")
+    __slots__ = ("actor", "data", "inbox", "session", "touched")
 
-    def __init__(self, data: SessionData, session: Session) -> None:
+    def __init__(self, data: SessionData, session: Session, touched: int) -> None:
         self.data = data
         self.session = session
         self.inbox = PooledInbox()
         self.actor: SessionActor | None = None
+        self.touched = touched  # the supervisor's clock tick of the last event sent here
 
 
 class SessionActor(PooledActor):
@@ -96,6 +114,13 @@ class SessionActor(PooledActor):
         if message is SNAPSHOT:
             data = self._cell.data
             return None if data.state is None else data.snapshot()
+        if isinstance(message, PassivateRequest):
+            done = self._supervisor.passivate_cell(self._cell, message.touched)
+            if done:
+                self._stop()
+            if message.future is not None:
+                message.future.set_result(done)
+            return None
         return super().on_receive(message)
 
     def _run(self, request: TurnRequest) -> None:
@@ -139,8 +164,6 @@ class SessionActor(PooledActor):
         self._supervisor.actor_died(self, request, exception_value)
 
     def _actor_loop_teardown(self) -> None:
-        if self.actor_inbox is not self._cell.inbox or self._cell.actor is not self:
-            return  # our replacement owns the inbox now
         inbox = self._cell.inbox
         while not inbox.empty():
             envelope = inbox.get()
