@@ -324,9 +324,9 @@ def test_a_base_exception_in_a_body_replaces_the_actor_and_loses_nothing(
     bystander = pykka.ThreadingActor.start()
     with Runtime(crashing_bot(exc)) as rt:
         assert rt.send_message("u", "one").result(TIMEOUT) == ["ok one"]
-        gate = [rt.send_message("u", word) for word in ("crash", "two", "three")]
-        other = rt.send_message("v", "other")
         with capture_logs() as logs:
+            gate = [rt.send_message("u", word) for word in ("crash", "two", "three")]
+            other = rt.send_message("v", "other")
             with pytest.raises(SessionCrashedError, match="while handling a message event") as info:
                 gate[0].result(TIMEOUT)
             assert gate[1].result(TIMEOUT) == ["ok two"]
