@@ -50,13 +50,22 @@ SNAPSHOT = object()
 
 
 class PassivateRequest:
-    """Ask a session actor to passivate if nothing arrived after this request."""
+    """Ask a session actor to passivate if nothing arrived after this request.
 
-    __slots__ = ("future", "touched")
+    A cell has at most one queued at a time; later askers add their futures to it.
+    """
 
-    def __init__(self, touched: int, future: concurrent.futures.Future[bool] | None) -> None:
+    __slots__ = ("futures", "touched")
+
+    def __init__(self, touched: int) -> None:
         self.touched = touched  # the cell's touch tick when the request was made
-        self.future = future
+        self.futures: list[concurrent.futures.Future[bool]] = []
+
+    def resolve(self, passivated: bool) -> None:
+        """Tell every asker whether the session was passivated."""
+        for future in self.futures:
+            if not future.done():
+                future.set_result(passivated)
 
 
 def fail_future(future: concurrent.futures.Future[Any], exc: BaseException) -> bool:
@@ -75,7 +84,7 @@ class SessionCell:
     neither the session's data nor its queued events are lost.
     """
 
-    __slots__ = ("actor", "data", "inbox", "session", "touched")
+    __slots__ = ("actor", "data", "inbox", "passivation", "session", "touched")
 
     def __init__(self, data: SessionData, session: Session, touched: int) -> None:
         self.data = data
@@ -83,6 +92,7 @@ class SessionCell:
         self.inbox = PooledInbox()
         self.actor: SessionActor | None = None
         self.touched = touched  # the supervisor's clock tick of the last event sent here
+        self.passivation: PassivateRequest | None = None  # the queued request, if any
 
 
 class SessionActor(PooledActor):
@@ -115,11 +125,10 @@ class SessionActor(PooledActor):
             data = self._cell.data
             return None if data.state is None else data.snapshot()
         if isinstance(message, PassivateRequest):
-            done = self._supervisor.passivate_cell(self._cell, message.touched)
+            done = self._supervisor.passivate_cell(self._cell, message)
             if done:
                 self._stop()
-            if message.future is not None:
-                message.future.set_result(done)
+            message.resolve(done)
             return None
         return super().on_receive(message)
 

@@ -182,19 +182,28 @@ class Supervisor:
         self, cell: SessionCell, future: concurrent.futures.Future[bool] | None = None
     ) -> None:
         """Ask ``cell``'s actor to passivate once it has handled what is queued before."""
-        try:
-            cell.inbox.put(Envelope(PassivateRequest(cell.touched, future)))
-        except pykka.ActorDeadError:
+        with self._lock:
+            request = cell.passivation
+            fresh = request is None
+            if request is None:
+                request = cell.passivation = PassivateRequest(cell.touched)
             if future is not None:
-                future.set_result(cell.inbox.moved)
+                request.futures.append(future)
+        if not fresh:
+            return  # one request per cell in the inbox at a time
+        try:
+            cell.inbox.put(Envelope(request))
+        except pykka.ActorDeadError:
+            request.resolve(cell.inbox.moved)
 
-    def passivate_cell(self, cell: SessionCell, touched: int) -> bool:
-        """Move ``cell``'s session to the store if nothing arrived since ``touched``.
+    def passivate_cell(self, cell: SessionCell, request: PassivateRequest) -> bool:
+        """Move ``cell``'s session to the store if nothing arrived since ``request``.
 
         Called by the cell's own actor, in its turn order.
         """
         with self._lock:
-            if cell.touched != touched or self._cells.get(cell.data.id) is not cell:
+            cell.passivation = None
+            if cell.touched != request.touched or self._cells.get(cell.data.id) is not cell:
                 return False
             if not cell.inbox.close_if_empty():
                 return False  # an event is queued behind the request: stay live
@@ -305,8 +314,7 @@ class Supervisor:
                 if isinstance(message, TurnRequest):
                     self.turn_failed(message, stopped)
                 elif isinstance(message, PassivateRequest):
-                    if message.future is not None:
-                        message.future.set_result(False)
+                    message.resolve(False)
                 elif envelope.reply_to is not None:
                     envelope.reply_to.set_exception(exc_info=(type(stopped), stopped, None))
             actor = cell.actor
