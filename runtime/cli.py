@@ -3,11 +3,14 @@
 BOT is ``path/to/bot.py`` or ``package.module``, exposing a module-level ``bot`` or a
 ``make_bot()`` function. Verbs so far:
 
-- ``chat``: talk to the bot in the terminal, as one session.
+- ``chat``: talk to the bot in the terminal, as one session;
+- ``check-isolation``: run users alone and together and report any user whose conversation
+  changes because others are active (exit 1 when one does).
 
 Each verb is an ``_add_<verb>`` function that adds its subparser and sets its ``handler``;
-``serve``, ``check-isolation`` and ``loadtest`` slot in by joining ``_VERBS``. Exit codes: 0 on
-a normal exit, 2 on bad arguments or a bot that cannot be loaded, 130 on Ctrl-C.
+``serve`` and ``loadtest`` slot in by joining ``_VERBS``. Exit codes: 0 on a normal exit, 1 when
+check-isolation finds a divergence, 2 on bad arguments or a bot that cannot be loaded, 130 on
+Ctrl-C.
 
 This is where structlog gets configured (log lines go to stderr); the library never does it.
 """
@@ -18,6 +21,7 @@ import argparse
 import json
 import logging
 import os
+import random
 import shlex
 import sys
 from collections.abc import Callable, Sequence
@@ -31,9 +35,18 @@ from runtime.errors import BotDefinitionError, BotLoadError, SessionRuntimeError
 from runtime.log import configure_cli_logging
 from runtime.runtime import MAX_SESSION_ID_LENGTH, Runtime
 
-__all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "REPLY_TIMEOUT", "build_parser", "main"]
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "EXIT_NOT_ISOLATED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "REPLY_TIMEOUT",
+    "build_parser",
+    "main",
+]
 
 EXIT_OK = 0
+EXIT_NOT_ISOLATED = 1  # check-isolation found users whose conversations changed under load
 EXIT_USAGE = 2  # what argparse uses for bad arguments; a bot that cannot load is one too
 EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C
 
@@ -139,7 +152,114 @@ def _run_chat(args: argparse.Namespace) -> int:
         runtime.stop()
 
 
-_VERBS: tuple[Callable[[_SubParsers], None], ...] = (_add_chat,)
+# -- check-isolation --------------------------------------------------------------------------
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {number}")
+    return number
+
+
+def _add_check_isolation(verbs: _SubParsers) -> None:
+    check = verbs.add_parser(
+        "check-isolation",
+        help="check that no user's conversation changes because other users are active",
+        description=(
+            "Run each user's script alone on a fresh copy of the bot, then all users together "
+            "(a deterministic simulation, then a real load), and report every user whose "
+            "replies or final session data differ. Exit 0 when isolated, 1 when not."
+        ),
+    )
+    _add_bot_argument(check)
+    check.add_argument(
+        "--users", type=_positive_int, default=4, metavar="N", help="users (default: 4)"
+    )
+    check.add_argument(
+        "--messages",
+        type=_positive_int,
+        default=6,
+        metavar="M",
+        help="steps per user (default: 6)",
+    )
+    check.add_argument(
+        "--seed",
+        type=int,
+        metavar="S",
+        help="seed of the scripts, the interleaving and the jitter (default: random, printed)",
+    )
+    check.add_argument(
+        "--mode",
+        choices=("load", "simulate", "both"),
+        default="both",
+        help="simulate (one thread, replays exactly), load (threads), or both (default)",
+    )
+    check.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=8,
+        metavar="K",
+        help="sender threads in the load mode (default: 8)",
+    )
+    check.add_argument(
+        "--scripts",
+        metavar="FILE",
+        help='JSON scripts {"user": ["message", ...]} instead of generated ones',
+    )
+    check.add_argument(
+        "--ignore-key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="a session data key the bot shares on purpose (repeatable)",
+    )
+    check.add_argument(
+        "-v", "--verbose", action="store_true", help="show the bot's log (errors in bodies)"
+    )
+    check.set_defaults(handler=_run_check_isolation)
+
+
+def _run_check_isolation(args: argparse.Namespace) -> int:
+    from runtime.testing import check_isolation, load_scripts  # noqa: PLC0415 (only this verb)
+    from runtime.testing._progress import progress_bars  # noqa: PLC0415
+
+    # Bodies that fail because of a race are findings, reported below; their log lines and
+    # tracebacks would bury the report.
+    configure_cli_logging(logging.DEBUG if args.verbose else logging.CRITICAL)
+    scripts = None
+    if args.scripts is not None:
+        try:
+            scripts = load_scripts(args.scripts)
+        except (OSError, ValueError) as exc:
+            print(f"error: cannot read the scripts: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    seed = random.randrange(1_000_000) if args.seed is None else args.seed
+    try:
+        with progress_bars(sys.stderr) as progress:
+            report = check_isolation(
+                args.bot,
+                scripts=scripts,
+                users=args.users,
+                messages=args.messages,
+                seed=seed,
+                mode=args.mode,
+                concurrency=args.concurrency,
+                ignore_keys=args.ignore_key,
+                scripts_file=args.scripts,
+                progress=progress,
+            )
+    except (BotLoadError, BotDefinitionError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(report.format())
+    return EXIT_OK if report.isolated else EXIT_NOT_ISOLATED
+
+
+_VERBS: tuple[Callable[[_SubParsers], None], ...] = (_add_chat, _add_check_isolation)
 
 
 _HELP = """\

@@ -1,0 +1,315 @@
+"""The isolation oracle: each user alone, then everyone together; any difference is a race.
+
+Solo runs: for each user, a brand-new copy of the bot module (``load_bot(spec, fresh=True)``,
+so module globals start fresh) runs that user's script alone. They run through
+:class:`~runtime.engine.Engine` directly, not through a Runtime: a session actor does nothing
+but call ``Engine.run_turn`` on its session, one turn at a time, and a lone user's turns are
+one at a time anyway, so the replies are the same, without starting threads per user.
+
+Then the same scripts run together on one more fresh copy, in the simulation mode (one
+thread, a seeded interleaving of whole turns) and in the load mode (a real Runtime, many
+sender threads, forced preemption, jitter). Per user, the replies of every step and the final
+session data are compared with the solo run. The first differing step of each user is a
+:class:`Divergence`; so is differing final data when every reply matched.
+
+Bots that share data on purpose (a visitor counter) declare what to ignore: ``ignore_keys``
+drops session data keys from the comparison, and ``normalise(user, step, replies)`` rewrites
+both sides' replies before they are compared.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from types import ModuleType
+from typing import Literal
+
+from runtime._loader import load_bot
+from runtime.bot import Bot
+from runtime.testing._load import DEFAULT_CONCURRENCY, ProgressCallback, run_load
+from runtime.testing._report import (
+    Divergence,
+    IsolationReport,
+    Mode,
+    ModeResult,
+    data_lines,
+    replay_command,
+)
+from runtime.testing._scripts import (
+    Scripts,
+    Step,
+    generate_scripts,
+    normalise_scripts,
+)
+from runtime.testing._simulation import Chooser, Simulation, seeded_chooser
+from runtime.testing._transcript import Transcript
+
+__all__ = [
+    "BotSpec",
+    "Normaliser",
+    "bot_spec",
+    "check_isolation",
+    "compare",
+    "fresh_bot",
+    "solo_transcripts",
+]
+
+BotSpec = str | os.PathLike[str] | ModuleType
+"""A bot: ``path/to/bot.py``, ``package.module`` or an imported module defining ``bot``."""
+
+Normaliser = Callable[[str, int, list[str]], list[str]]
+"""``normalise(user, step, replies) -> replies``, applied to both sides before comparing."""
+
+
+def bot_spec(bot: BotSpec) -> str:
+    """Return ``bot`` as the string ``load_bot`` and the command line take.
+
+    Raises:
+        TypeError: ``bot`` is not a path, a module name or a module.
+    """
+    if isinstance(bot, ModuleType):
+        path = getattr(bot, "__file__", None)
+        return path if isinstance(path, str) else bot.__name__
+    if isinstance(bot, str | os.PathLike):
+        return os.fspath(bot)
+    raise TypeError(
+        f"give the bot as a file path, a module name or a module, not {type(bot).__name__}"
+    )
+
+
+def fresh_bot(spec: str) -> Bot:
+    """Load a brand-new copy of the bot module: its globals start fresh.
+
+    Raises:
+        BotLoadError: the bot cannot be loaded (the message says why).
+    """
+    return load_bot(spec, fresh=True)
+
+
+def solo_transcripts(
+    spec: str, scripts: Scripts, progress: ProgressCallback | None = None
+) -> dict[str, Transcript]:
+    """Run each user's script alone on its own fresh copy of the bot."""
+    transcripts: dict[str, Transcript] = {}
+    for done, (user, script) in enumerate(scripts.items(), start=1):
+        transcripts[user] = Simulation(fresh_bot(spec)).run({user: script})[user]
+        if progress is not None:
+            progress("solo", done, len(scripts))
+    return transcripts
+
+
+def compare(
+    alone: Mapping[str, Transcript],
+    together: Mapping[str, Transcript],
+    scripts: Scripts,
+    *,
+    mode: Mode,
+    replay: str,
+    ignore_keys: Collection[str] = (),
+    normalise: Normaliser | None = None,
+    schedule: Sequence[tuple[str, int]] = (),
+) -> list[Divergence]:
+    """Compare each user's transcript together with the one alone.
+
+    ``schedule`` is the simulation's order of turns, as (user, step); when given, a
+    divergence notes the turns that ran just before it.
+
+    Returns:
+        Per user, the first step that differs (replies, a failed event, or a different count
+        of body errors where both sides know it), or else the final data if it differs.
+    """
+    divergences: list[Divergence] = []
+    for user, expected in alone.items():
+        actual = together[user]
+        found = False
+        for index, (want, got) in enumerate(zip(expected.steps, actual.steps, strict=True)):
+            want_replies = list(want.replies)
+            got_replies = list(got.replies)
+            if normalise is not None:
+                want_replies = normalise(user, index, want_replies)
+                got_replies = normalise(user, index, got_replies)
+            notes = []
+            if want.error != got.error:
+                notes.append(f"alone: {want.error or 'ok'}; together: {got.error or 'ok'}")
+            known = want.body_errors is not None and got.body_errors is not None
+            if known and want.body_errors != got.body_errors:
+                notes.append(
+                    f"bodies raised {got.body_errors} time(s) together, "
+                    f"{want.body_errors} alone (see the log)"
+                )
+            if want_replies != got_replies or notes:
+                if schedule:
+                    notes.append(_turns_before(schedule, user, index))
+                divergences.append(
+                    Divergence(
+                        mode,
+                        user,
+                        index,
+                        scripts[user][index].describe(),
+                        tuple(want_replies),
+                        tuple(got_replies),
+                        replay,
+                        "\n".join(notes),
+                    )
+                )
+                found = True
+                break
+        if found:
+            continue
+        want_data = {k: v for k, v in expected.data.items() if k not in ignore_keys}
+        got_data = {k: v for k, v in actual.data.items() if k not in ignore_keys}
+        if want_data != got_data:
+            divergences.append(
+                Divergence(
+                    mode,
+                    user,
+                    None,
+                    "(end of script)",
+                    data_lines(want_data),
+                    data_lines(got_data),
+                    replay,
+                )
+            )
+    return divergences
+
+
+def _turns_before(schedule: Sequence[tuple[str, int]], user: str, index: int) -> str:
+    position = list(schedule).index((user, index))
+    shown = schedule[max(0, position - _SHOWN_TURNS) : position + 1]
+    turns = ", ".join(f"{who} step {step}" for who, step in shown)
+    return f"turns in order: {'... ' if position > _SHOWN_TURNS else ''}{turns}"
+
+
+_SHOWN_TURNS = 6
+
+
+def check_isolation(
+    bot: BotSpec,
+    *,
+    scripts: Mapping[str, Sequence[str | Step]] | None = None,
+    users: int = 4,
+    messages: int = 6,
+    seed: int = 0,
+    mode: Literal["simulate", "load", "both"] = "both",
+    concurrency: int = DEFAULT_CONCURRENCY,
+    ignore_keys: Collection[str] = (),
+    normalise: Normaliser | None = None,
+    scripts_file: str | None = None,
+    progress: ProgressCallback | None = None,
+    choose: Chooser | None = None,
+    replay: str | None = None,
+) -> IsolationReport:
+    """Check that every user sees the same with other users active as alone.
+
+    Args:
+        bot: ``path/to/bot.py``, ``package.module``, or a module defining ``bot``.
+        scripts: each user's messages (str) or :class:`Step`; None generates ``users``
+            scripts of ``messages`` steps from the bot's own intents, seeded by ``seed``.
+        users: how many users to generate.
+        messages: steps per generated user.
+        seed: seeds the generated scripts, the simulation's interleaving and the load run's
+            threads and jitter.
+        mode: ``"simulate"``, ``"load"`` or ``"both"`` (simulation first).
+        concurrency: sender threads in the load mode.
+        ignore_keys: session data keys the bot shares on purpose (not compared).
+        normalise: ``normalise(user, step, replies) -> replies`` for replies that legitimately
+            depend on other users (applied to both sides).
+        scripts_file: where ``scripts`` came from, for the replay commands.
+        progress: ``progress(phase, done, total)``, called as the runs advance.
+        choose: the simulation's scheduler (seeded from ``seed`` when None).
+        replay: how to replay a divergence, instead of a ``check-isolation`` command.
+
+    Returns:
+        The report; ``report.isolated`` tells the verdict, ``str(report)`` explains it.
+
+    Raises:
+        BotLoadError: the bot cannot be loaded.
+        ValueError, TypeError: an argument is invalid (the message says which).
+    """
+    spec = bot_spec(bot)
+    if mode not in ("simulate", "load", "both"):
+        raise ValueError(f"mode must be 'simulate', 'load' or 'both', got {mode!r}")
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+    generated = scripts is None
+    if scripts is None:
+        steps = generate_scripts(fresh_bot(spec), users=users, messages=messages, seed=seed)
+    else:
+        steps = normalise_scripts(scripts)
+    began = time.perf_counter()
+    alone = solo_transcripts(spec, steps, progress)
+    solo_seconds = time.perf_counter() - began
+    modes: tuple[Mode, ...] = ("simulate", "load") if mode == "both" else (mode,)
+    results = []
+    for current in modes:
+        command = replay or replay_command(
+            spec,
+            mode=current,
+            seed=seed,
+            users=users,
+            messages=messages,
+            concurrency=concurrency,
+            scripts_file=None if generated else (scripts_file or "SCRIPTS.json"),
+            ignore_keys=sorted(ignore_keys),
+        )
+        together, seconds, schedule = _run_mode(
+            current,
+            spec,
+            scripts=steps,
+            seed=seed,
+            concurrency=concurrency,
+            progress=progress,
+            choose=choose,
+        )
+        found = compare(
+            alone,
+            together,
+            steps,
+            mode=current,
+            replay=command,
+            ignore_keys=ignore_keys,
+            normalise=normalise,
+            schedule=schedule,
+        )
+        events = sum(len(script) for script in steps.values())
+        results.append(ModeResult(current, len(steps), events, seconds, tuple(found)))
+    return IsolationReport(
+        bot=spec,
+        seed=seed,
+        results=tuple(results),
+        scripts=steps,
+        generated=generated,
+        scripts_file=scripts_file,
+        solo_seconds=solo_seconds,
+    )
+
+
+def _run_mode(
+    mode: Mode,
+    spec: str,
+    *,
+    scripts: Scripts,
+    seed: int,
+    concurrency: int,
+    progress: ProgressCallback | None,
+    choose: Chooser | None,
+) -> tuple[dict[str, Transcript], float, list[tuple[str, int]]]:
+    bot = fresh_bot(spec)
+    if mode == "load":
+        run = run_load(bot, scripts, seed=seed, concurrency=concurrency, progress=progress)
+        return run.transcripts, run.seconds, []
+    began = time.perf_counter()
+    total = sum(len(script) for script in scripts.values())
+    chooser = seeded_chooser(seed) if choose is None else choose
+
+    def counted(ready: Sequence[str]) -> str:
+        if progress is not None and len(simulation.schedule) % 64 == 0:
+            progress("simulate", len(simulation.schedule), total)
+        return chooser(ready)
+
+    simulation = Simulation(bot)
+    transcripts = simulation.run(scripts, counted)
+    if progress is not None:
+        progress("simulate", total, total)
+    return transcripts, time.perf_counter() - began, simulation.schedule

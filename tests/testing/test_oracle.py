@@ -1,0 +1,176 @@
+"""The isolation oracle catches every racy bot and passes the clean examples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runtime.testing import Step, check_isolation
+
+RACY = Path(__file__).parent / "racy_bots"
+BETWEEN_TURNS = [
+    "global_note",
+    "wrong_key",
+    "last_user",
+    "shared_counter",
+    "lazy_cache",
+    "stashed_session",
+]
+"""Racy bots whose race shows between turns: both modes must catch them."""
+EXAMPLES = ["runtime/examples/greetings.py", "runtime/examples/notebook.py"]
+LOAD_SEEDS = 10
+"""The load mode must catch a racy bot within this many seeds."""
+
+
+def racy(name: str) -> str:
+    return str(RACY / f"{name}.py")
+
+
+@pytest.mark.parametrize("name", BETWEEN_TURNS)
+def test_the_simulation_catches_each_racy_bot_with_a_fixed_seed(name: str) -> None:
+    report = check_isolation(racy(name), seed=0, mode="simulate")
+
+    assert not report.isolated
+    again = check_isolation(racy(name), seed=0, mode="simulate")
+    assert again.divergences == report.divergences  # replays exactly
+
+
+@pytest.mark.parametrize("name", [*BETWEEN_TURNS, "inside_turn"])
+def test_the_load_mode_catches_each_racy_bot_within_a_few_seeds(name: str) -> None:
+    caught = [
+        seed
+        for seed in range(LOAD_SEEDS)
+        if not check_isolation(racy(name), seed=seed, mode="load").isolated
+    ]
+
+    assert caught, f"{name} was not caught in {LOAD_SEEDS} seeds"
+
+
+def test_a_race_inside_one_turn_is_invisible_to_the_simulation() -> None:
+    for seed in range(5):
+        assert check_isolation(racy("inside_turn"), seed=seed, mode="simulate").isolated
+
+
+def test_a_stashed_session_shows_as_a_missing_reply_and_a_body_error() -> None:
+    order = iter(["bob", "alice", "bob"])  # alice's question lands between bob's two turns
+    report = check_isolation(
+        racy("stashed_session"),
+        scripts={"alice": ["i have a question"], "bob": ["i have a question", "answer 42"]},
+        mode="simulate",
+        choose=lambda ready: next(order),
+    )
+    text = report.format()
+
+    assert not report.isolated
+    [divergence] = report.divergences
+    assert divergence.user == "bob"
+    assert divergence.step == 1
+    assert divergence.expected == ("Thanks for the answer: answer 42",)
+    assert divergence.actual == ()
+    assert "bodies raised 1 time(s) together, 0 alone" in divergence.detail
+    assert "(nothing)" in text
+
+
+def test_a_divergence_names_the_user_the_step_the_replies_and_a_replay_command() -> None:
+    report = check_isolation(racy("last_user"), seed=3, users=3, messages=5, mode="simulate")
+    divergence = report.divergences[0]
+
+    assert divergence.user.startswith("user-")
+    assert divergence.step is not None
+    assert divergence.sent == report.scripts[divergence.user][divergence.step].describe()
+    assert divergence.expected != divergence.actual
+    assert divergence.replay == (
+        f"python -m runtime check-isolation {racy('last_user')} --seed 3 --users 3 "
+        "--messages 5 --mode simulate"
+    )
+    assert "turns in order:" in divergence.detail
+
+
+def test_data_that_differs_at_the_end_is_a_divergence_even_when_replies_match() -> None:
+    report = check_isolation(
+        racy("wrong_key"),
+        scripts={"a": ["add an apple"], "b": ["add an apple"]},
+        mode="simulate",
+        normalise=lambda user, step, replies: [],  # hide the replies: only data is left
+    )
+
+    assert report.isolated  # wrong_key keeps its baskets in a global, not in the session
+    report = check_isolation(
+        racy("shared_counter"),
+        scripts={"a": ["give me a ticket"], "b": ["give me a ticket"]},
+        mode="simulate",
+        normalise=lambda user, step, replies: [],
+    )
+    assert report.isolated  # the tickets count is per session: the same alone and together
+
+
+def test_ignore_keys_and_a_normaliser_let_a_bot_share_a_counter_on_purpose(tmp_path: Path) -> None:
+    path = tmp_path / "visitors.py"
+    path.write_text(
+        "from runtime import Bot\n"
+        "VISITORS = 0\n"
+        "bot = Bot('visitors')\n"
+        "s = bot.new_state('s', initial=True)\n"
+        "def count(session):\n"
+        "    global VISITORS\n"
+        "    VISITORS += 1\n"
+        "    session.set('visitors', VISITORS)\n"
+        "    session.reply(f'You said {session.message}. Visitors so far: {VISITORS}')\n"
+        "s.set_fallback_body(count)\n"
+    )
+    scripts = {"a": ["x", "y"], "b": ["z"]}
+
+    assert not check_isolation(str(path), scripts=scripts, mode="simulate").isolated
+
+    def strip_count(user: str, step: int, replies: list[str]) -> list[str]:
+        return [reply.split(". Visitors")[0] for reply in replies]
+
+    report = check_isolation(
+        str(path),
+        scripts=scripts,
+        mode="both",
+        ignore_keys={"visitors"},
+        normalise=strip_count,
+    )
+    assert report.isolated, report.format()
+
+
+def test_scripts_given_in_python_are_printed_for_the_replay_command() -> None:
+    report = check_isolation(
+        racy("last_user"), scripts={"a": ["hello"], "b": [Step.message("bye")]}, mode="simulate"
+    )
+    text = report.format()
+
+    assert "--scripts SCRIPTS.json" in text
+    assert '"b": [\n    "bye"\n  ]' in text
+
+
+def test_the_summary_table_counts_users_events_and_divergences() -> None:
+    report = check_isolation(racy("last_user"), seed=1, users=3, messages=4)
+    lines = report.summary_table().splitlines()
+
+    assert lines[0].split() == ["mode", "users", "events", "events/s", "divergences"]
+    assert [line.split()[:3] for line in lines[2:]] == [
+        ["simulate", "3", "12"],
+        ["load", "3", "12"],
+    ]
+    assert [int(line.split()[-1]) for line in lines[2:]] == [
+        len(result.divergences) for result in report.results
+    ]
+
+
+@pytest.mark.parametrize("bot", EXAMPLES)
+def test_the_clean_examples_pass_over_many_seeds_in_both_modes(bot: str) -> None:
+    for seed in range(20):
+        report = check_isolation(bot, seed=seed, users=5, messages=8)
+        assert report.isolated, report.format()
+
+
+def test_bad_arguments_are_refused_with_a_reason() -> None:
+    with pytest.raises(ValueError, match="mode must be"):
+        check_isolation(EXAMPLES[0], mode="sideways")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="concurrency"):
+        check_isolation(EXAMPLES[0], concurrency=0)
+    with pytest.raises(TypeError, match="file path, a module name or a module"):
+        check_isolation(42)  # type: ignore[arg-type]
