@@ -17,6 +17,9 @@ threads than cores buy nothing for CPU-bound work (measured: 2 workers were slow
 8 sender threads competing for the GIL), so CPU-bound or GIL-starved slices never grow the pool.
 Workers beyond ``workers`` retire after ``idle_timeout`` seconds without work, or once no worker
 has been blocked for ``idle_timeout`` seconds even if work keeps coming.
+One case it cannot tell apart: on a host so overloaded that the kernel starves a spinning
+worker below 5% CPU, that worker looks blocked and the pool grows (up to ``max_workers``); this
+costs threads, not correctness.
 """
 
 from __future__ import annotations
@@ -141,8 +144,8 @@ class Dispatcher:
         Workers are daemon threads: one stuck in a body that never returns does not keep the
         process alive.
         """
-        self._stopping.set()
-        with self._lock:
+        with self._lock:  # the monitor spawns under this lock and not once stopping is set
+            self._stopping.set()
             workers = list(self._workers)
         for _ in workers:
             self._runq.put(_SHUTDOWN)
@@ -209,8 +212,9 @@ class Dispatcher:
                 actor = get(timeout=self.idle_timeout)
             except queue.Empty:
                 with self._lock:
-                    if len(self._workers) > self.min_workers:
+                    if self._stopping.is_set() or len(self._workers) > self.min_workers:
                         self._workers.remove(worker)
+                        self._retire = max(0, self._retire - 1)
                         return
                 continue
             if actor is _SHUTDOWN:
@@ -231,7 +235,9 @@ class Dispatcher:
 
     def _retire_one(self, worker: _Worker) -> bool:
         with self._lock:
-            if self._retire <= 0 or len(self._workers) <= self.min_workers:
+            if len(self._workers) <= self.min_workers:
+                self._retire = 0
+            if self._retire <= 0:
                 return False
             self._retire -= 1
             self._workers.remove(worker)
@@ -257,9 +263,12 @@ class Dispatcher:
             now = time.monotonic()
             slices, last_slices = last_slices, self._slices
             with self._lock:
+                if self._stopping.is_set():
+                    return
                 blocked = self._blocked(now)
                 if blocked:
                     calm_since = now
+                    self._retire = 0
                 elif len(self._workers) > self.min_workers and now - calm_since > self.idle_timeout:
                     self._retire = len(self._workers) - self.min_workers
                 if slices == last_slices and not self._runq.empty():

@@ -178,18 +178,24 @@ class PooledActor(pykka.Actor):
     def _pooled_run_slice(self, budget: int) -> None:
         """Handle up to ``budget`` messages (run by a dispatcher worker; never raises)."""
         inbox: PooledInbox = self.actor_inbox  # type: ignore[assignment]
-        if not self._pooled_started:
-            self._pooled_started = True
-            self._actor_loop_setup()
         stopped = self.actor_stopped
-        items = inbox._items
-        while budget > 0 and not stopped.is_set():
-            try:
-                envelope = items.popleft()
-            except IndexError:
-                break
-            budget -= 1
-            self._pooled_handle(envelope)
+        try:
+            if not self._pooled_started:
+                self._pooled_started = True
+                self._actor_loop_setup()
+            items = inbox._items
+            while budget > 0 and not stopped.is_set():
+                try:
+                    envelope = items.popleft()
+                except IndexError:
+                    break
+                budget -= 1
+                self._pooled_handle(envelope)
+        except BaseException:
+            # A hook (on_start, on_failure) raised a BaseException: under pykka it would end the
+            # actor's thread. End the actor, so its queued asks fail instead of hanging.
+            stopped.set()
+            ActorRegistry.stop_all(block=False)
         if stopped.is_set() and inbox.owner is self:
             self._actor_loop_teardown()  # not when a replacement adopted the inbox
         owner = inbox.finish_slice()
