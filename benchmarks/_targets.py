@@ -1,0 +1,136 @@
+"""The targets of issue #4, evaluated on a run's numbers, and the machine they ran on."""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import math
+import os
+import platform
+import subprocess
+import sys
+from typing import Any
+
+__all__ = ["machine_info", "ratio", "targets"]
+
+Entry = dict[str, Any]
+_GIB = 2**30
+
+
+def machine_info() -> Entry:
+    """Return what the numbers depend on: cores, versions, load, date, commit."""
+    info: Entry = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "switch_interval_s": sys.getswitchinterval(),
+    }
+    for package in ("pykka", "runtime", "structlog"):
+        try:
+            info[f"{package}_version"] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            info[f"{package}_version"] = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            info["memory_total_kib"] = int(meminfo.readline().split()[1])
+    except (OSError, ValueError, IndexError):
+        info["memory_total_kib"] = None
+    try:  # read-only: which commit the working tree is based on (it may have local edits)
+        info["git_commit"] = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        info["git_commit"] = None
+    return info
+
+
+def _get(data: Entry, *path: str) -> Any:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def _rate(workloads: Entry, n: int, system: str) -> float | None:
+    entry = _get(workloads, "W1", "results", str(n), system)
+    return entry["events_per_s"] if entry and entry.get("status") == "ok" else None
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def targets(workloads: Entry) -> list[Entry]:
+    """Evaluate the targets of issue #4 on whatever the run measured."""
+    found: list[Entry] = []
+
+    def add(
+        name: str, value: float | None, op: str, goal: float, unit: str, *, note: str = ""
+    ) -> None:
+        if value is None or math.isnan(value):
+            status, margin = "n/a", None
+        else:
+            better = value >= goal if op == ">=" else value <= goal
+            status = "PASS" if better else "MISS"
+            margin = value / goal - 1 if op == ">=" else goal / value - 1 if value else None
+        found.append(
+            {
+                "target": name,
+                "value": value,
+                "op": op,
+                "goal": goal,
+                "unit": unit,
+                "status": status + (" (est.)" if note == "est." and status != "n/a" else ""),
+                "margin": margin,
+                "note": note,
+            }
+        )
+
+    add(
+        "W1 ours events/s vs direct loop, 1k sessions",
+        ratio(_rate(workloads, 1_000, "ours"), _rate(workloads, 1_000, "direct")),
+        ">=",
+        0.5,
+        "x",
+    )
+    add(
+        "W1 ours events/s at 100k vs at 100 sessions",
+        ratio(_rate(workloads, 100_000, "ours"), _rate(workloads, 100, "ours")),
+        ">=",
+        0.8,
+        "x",
+        note="" if _get(workloads, "W1", "results", "100000") else "needs the full run",
+    )
+    add(
+        "W1 ours events/s vs pykka actor/session, 1k sessions",
+        ratio(_rate(workloads, 1_000, "ours"), _rate(workloads, 1_000, "pykka")),
+        ">=",
+        10.0,
+        "x",
+    )
+    million = _get(workloads, "W3", "million") or {}
+    rss: float | None = None
+    note = ""
+    if million.get("status") == "ok":
+        if million.get("measured_at_1m"):
+            rss = million["rss_after"] / _GIB
+        else:
+            rss, note = million["estimated_rss_at_1m"] / _GIB, "est."
+    add("W3 RSS holding 1M sessions", rss, "<=", 4.0, "GiB", note=note)
+    w4 = _get(workloads, "W4", "results", "ours") or {}
+    add(
+        "W4 ours non-blocking throughput kept with 5% blocking",
+        w4.get("ratio") if w4.get("status") == "ok" else None,
+        ">=",
+        0.7,
+        "x",
+    )
+    w2 = _get(workloads, "W2", "results", "ours") or {}
+    p99_p50 = ratio(w2.get("p99_ms"), w2.get("p50_ms")) if w2.get("status") == "ok" else None
+    add("W2 ours p99 / p50 at half load", p99_p50, "<=", 20.0, "x")
+    return found
