@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Self
 
+from runtime._future import ReplyFuture
 from runtime.actors import Dispatcher, Supervisor, TurnRequest
 from runtime.bot import Bot, File
 from runtime.engine import DEFAULT_MAX_HOPS, Engine, TurnKind, make_event
@@ -288,7 +289,7 @@ class Runtime:
         _check_session_id(session_id)
         supervisor = self._supervisor
         counters = self._counters
-        future: Replies = concurrent.futures.Future()
+        future: Replies = ReplyFuture()
         if self._max_pending is not None and counters.pending_now >= self._max_pending:
             return self._reject(future, "pending_events", counters.pending_now, self._max_pending)
         if supervisor is not None and self._max_session_queue is not None:

@@ -5,18 +5,21 @@ Actors with work are queued on one FIFO run queue; a worker takes an actor, runs
 more. FIFO plus the budget is the fairness rule: an actor with a long backlog waits its turn like
 everybody else, so another actor's message waits at most one slice per actor queued before it.
 
-Bodies may block (HTTP or LLM calls). A monitor thread wakes every ``stall_after / 2`` seconds.
-A worker is *blocked* when its slice is older than ``stall_after`` and its thread used less than
-5% of the time since the slice began as CPU time (read from the thread's own CPU clock): it waits
-on I/O. A long computation uses far more, even when it shares the GIL with a few other threads,
-and a thread waiting for the GIL gets it back within a few switch intervals. When actors wait
-on the run queue, no slice finished since the monitor's last look, and fewer than ``workers``
-workers are not blocked, the monitor starts workers until ``workers`` are free again, up to
-``max_workers``. Under the GIL more
-threads than cores buy nothing for CPU-bound work (measured: 2 workers were slower than 1 with
-8 sender threads competing for the GIL), so CPU-bound or GIL-starved slices never grow the pool.
-Workers beyond ``workers`` retire after ``idle_timeout`` seconds without work, or once no worker
-has been blocked for ``idle_timeout`` seconds even if work keeps coming.
+Bodies may block (HTTP or LLM calls). A monitor thread wakes every ``stall_after / 2`` seconds
+while slices run (twenty times less often while the pool idles).
+A worker is *blocked* when its slice is older than ``stall_after`` and, since the monitor first
+saw that slice, its thread used less than 5% of the elapsed time as CPU time: it waits on I/O.
+(The monitor reads each thread's own CPU clock; workers never read it themselves, as a
+CPU-clock read is a real system call, measured at ~0.6 us, too dear for every slice.) A long
+computation uses far more CPU, even sharing the GIL with a few threads, and a thread waiting for
+the GIL gets it back within a few switch intervals. When actors wait on the run queue and fewer
+than ``workers`` workers are not blocked, the monitor starts workers until ``workers`` are free
+again, up to ``max_workers``. Under the GIL more threads than cores buy nothing for CPU-bound
+work (measured: 2 workers were slower than 1 with 8 sender threads competing for the GIL), so
+CPU-bound or GIL-starved slices never grow the pool. Workers beyond ``workers`` retire after
+``idle_timeout`` seconds without work, or once no worker has been blocked for ``idle_timeout``
+seconds even if work keeps coming.
+
 One case it cannot tell apart: on a host so overloaded that the kernel starves a spinning
 worker below 5% CPU, that worker looks blocked and the pool grows (up to ``max_workers``); this
 costs threads, not correctness.
@@ -54,11 +57,12 @@ class DispatcherStats:
 
 
 class _Worker:
-    __slots__ = ("cpu_clock", "slice_cpu", "slice_started", "thread")
+    __slots__ = ("baseline", "cpu_clock", "slice_started", "thread")
 
     def __init__(self) -> None:
         self.slice_started = 0.0  # monotonic time the current slice began; 0.0 when idle
-        self.slice_cpu = 0.0  # the thread's CPU time when the current slice began
+        # (slice_started, wall, cpu) when the monitor first saw the current slice.
+        self.baseline: tuple[float, float, float] | None = None
         self.thread: threading.Thread | None = None
         self.cpu_clock: int | None = None  # the thread's CPU-time clock, set by the thread
 
@@ -90,7 +94,7 @@ class Dispatcher:
         workers: int = 2,
         max_workers: int = 128,
         slice_budget: int = 16,
-        stall_after: float = 0.01,
+        stall_after: float = 0.002,
         idle_timeout: float = 2.0,
         name: str = "runtime",
     ) -> None:
@@ -204,7 +208,6 @@ class Dispatcher:
         get = self._runq.get
         budget = self.slice_budget
         clock = time.monotonic
-        thread_time = time.thread_time
         while True:
             if self._retire > 0 and self._retire_one(worker):
                 return
@@ -222,7 +225,6 @@ class Dispatcher:
                     if worker in self._workers:
                         self._workers.remove(worker)
                 return
-            worker.slice_cpu = thread_time()
             worker.slice_started = clock()
             try:
                 actor._pooled_run_slice(budget)  # type: ignore[attr-defined]
@@ -247,31 +249,41 @@ class Dispatcher:
         """Count workers stuck in a slice while using little CPU (waiting on I/O)."""
         blocked = 0
         for w in self._workers:
-            started, cpu_at_start = w.slice_started, w.slice_cpu
-            if not started or now - started <= self.stall_after:
+            started = w.slice_started
+            if not started:
+                continue
+            baseline = w.baseline
+            if baseline is None or baseline[0] != started:
+                cpu = w.cpu_time()
+                if cpu is not None:
+                    w.baseline = (started, now, cpu)
+                continue  # a slice seen for the first time: judge it at the next look
+            if now - started <= self.stall_after:
                 continue
             cpu = w.cpu_time()
-            if cpu is not None and cpu - cpu_at_start < 0.05 * (now - started):
+            if cpu is not None and cpu - baseline[2] < 0.05 * (now - baseline[1]):
                 blocked += 1
         return blocked
 
     def _watch(self) -> None:
-        interval = self.stall_after / 2
-        last_slices = -1
+        busy_interval = self.stall_after / 2
+        interval = busy_interval
         calm_since = time.monotonic()
         while not self._stopping.wait(interval):
             now = time.monotonic()
-            slices, last_slices = last_slices, self._slices
             with self._lock:
                 if self._stopping.is_set():
                     return
+                # Look often while slices run, seldom while the pool idles.
+                idle = self._runq.empty() and not any(w.slice_started for w in self._workers)
+                interval = busy_interval * 20 if idle else busy_interval
                 blocked = self._blocked(now)
                 if blocked:
                     calm_since = now
                     self._retire = 0
                 elif len(self._workers) > self.min_workers and now - calm_since > self.idle_timeout:
                     self._retire = len(self._workers) - self.min_workers
-                if slices == last_slices and not self._runq.empty():
+                if blocked and not self._runq.empty():
                     free = len(self._workers) - blocked
                     missing = min(self.min_workers - free, self.max_workers - len(self._workers))
                     for _ in range(missing):

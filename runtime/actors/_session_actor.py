@@ -116,8 +116,15 @@ class SessionActor(PooledActor):
         current = self._current
         return None if current is None else current[0]
 
+    def _handle_receive(self, message: Any) -> Any:
+        # Turns are nearly every message: skip pykka's chain of isinstance checks for them.
+        if type(message) is TurnRequest:
+            self._run(message)
+            return None
+        return super()._handle_receive(message)
+
     def on_receive(self, message: Any) -> Any:
-        """Run a turn, or answer a snapshot request."""
+        """Run a turn, or answer a snapshot or passivation request."""
         if isinstance(message, TurnRequest):
             self._run(message)
             return None
