@@ -14,6 +14,7 @@ from pykka import ActorDeadError, ActorRegistry
 from pykka._envelope import Envelope
 
 from runtime.actors import Dispatcher, PooledActor, PooledInbox
+from runtime.actors._pooled import StopFlag
 
 TIMEOUT = 5.0
 
@@ -586,3 +587,13 @@ def test_a_plain_pooled_replacement_adopting_a_failed_actors_inbox_keeps_the_que
     )
     assert [f.get(timeout=TIMEOUT) for f in futures] == [4, 9, 14, 19, 24, 29]
     assert successor_probe.handled == list(range(30))
+
+
+def test_a_stop_flag_can_be_waited_on_like_an_event() -> None:
+    flag = StopFlag()
+    assert not flag.is_set()
+    assert flag.wait(0.01) is False
+    threading.Timer(0.01, flag.set).start()
+    assert flag.wait(TIMEOUT) is True
+    assert flag.is_set()
+    assert StopFlag().wait(0) is False

@@ -137,6 +137,38 @@ def test_actor_init_creates_the_inbox_before_the_ref_and_the_ref_shares_it(
     assert actor.actor_ref.actor_class is BareActor
 
 
+def test_actor_init_sets_exactly_the_four_attributes_pooled_actors_set_themselves() -> None:
+    # PooledActor.__init__ replaces pykka.Actor.__init__ (for a lean stop flag): if pykka's
+    # constructor starts setting anything else, the pooled type must learn about it.
+    actor = BareActor()
+    assert set(vars(actor)) - {"events"} == {
+        "actor_urn",
+        "actor_inbox",
+        "actor_stopped",
+        "_actor_ref",
+    }
+    assert actor.actor_urn.startswith("urn:uuid:")
+
+
+def test_actor_ref_uses_only_is_set_on_the_stop_flag() -> None:
+    class Flag:
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+
+        def is_set(self) -> bool:
+            self.calls.append("is_set")
+            return False
+
+    actor = BareActor()
+    flag = Flag()
+    actor.actor_stopped = flag  # type: ignore[assignment]
+    ref = ActorRef(actor)
+    assert ref.is_alive()
+    ref.tell("x")
+    ref.ask("y", block=False)
+    assert set(flag.calls) == {"is_set"}
+
+
 def test_the_three_hooks_for_new_actor_types_are_still_abstract() -> None:
     assert pykka.Actor.__abstractmethods__ == frozenset(
         {"_create_actor_inbox", "_create_future", "_start_actor_loop"}
