@@ -134,16 +134,7 @@ def _latency(ctx: Context, name: str, n: int, rate: float, duration: float) -> E
     system.open(n)
     try:
         warm = closed_loop(system, scripts, first_round=0, rounds=1, senders=ctx.settings.senders)
-        # Objects alive before the clock starts (the harness's, earlier workloads' leftovers,
-        # the sessions) are moved out of the cyclic GC's reach so that its full collections
-        # scan what the window allocates, not the whole process: measured, a 30 ms pause
-        # otherwise lands in every system's p99, the direct loop's included.
-        gc.collect()
-        gc.freeze()
-        try:
-            run = open_loop(system, scripts, first_round=1, rate=rate, duration=duration)
-        finally:
-            gc.unfreeze()
+        run = open_loop(system, scripts, first_round=1, rate=rate, duration=duration)
     finally:
         system.close()
     lat, late = run.latencies, run.lateness
