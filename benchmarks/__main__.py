@@ -7,6 +7,7 @@ or failed (the table says which), 2 on bad arguments.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 import traceback
@@ -66,7 +67,25 @@ def _parser() -> argparse.ArgumentParser:
         "the plot goes beside it as .png",
     )
     parser.add_argument("--no-plot", action="store_true", help="do not draw the PNG plot")
+    parser.add_argument(
+        "--gc-threshold",
+        type=_thresholds,
+        default=None,
+        metavar="G0,G1,G2",
+        help="gc.set_threshold() for the whole run, every system alike (default: Python's, "
+        "700,10,10); e.g. 50000,20,1000 as a host tuned for many sessions would",
+    )
     return parser
+
+
+def _thresholds(text: str) -> tuple[int, int, int]:
+    try:
+        g0, g1, g2 = (int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected three integers: G0,G1,G2") from None
+    if min(g0, g1, g2) < 1:
+        raise argparse.ArgumentTypeError("thresholds must be >= 1")
+    return g0, g1, g2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,12 +95,15 @@ def main(argv: list[str] | None = None) -> int:
         print("--senders must be >= 1", file=sys.stderr)
         return 2
     out: Path = args.out or _RESULTS / ("quick.json" if args.quick else "full.json")
+    if args.gc_threshold is not None:
+        gc.set_threshold(*args.gc_threshold)
     settings = Settings(quick=args.quick, systems=args.systems, senders=args.senders)
     ctx = Context(settings)
     meta = machine_info()
     ctx.log(
         f"benchmarks ({'quick' if args.quick else 'full'}): {', '.join(args.only)} on "
-        f"{', '.join(args.systems)}; load average {meta.get('load_average')}"
+        f"{', '.join(args.systems)}; load average {meta.get('load_average')}; "
+        f"gc thresholds {gc.get_threshold()}"
     )
     workloads: dict[str, dict[str, object]] = {}
     for name in WORKLOADS:  # in order: W2 uses W1's maxima
@@ -100,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             "workloads": list(args.only),
             "systems": list(args.systems),
             "senders": args.senders,
+            "gc_threshold": list(gc.get_threshold()),
             "command": " ".join(["python -m benchmarks", *(argv or sys.argv[1:])]),
         },
         "workloads": workloads,
