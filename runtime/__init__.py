@@ -27,6 +27,7 @@ from runtime.errors import (
 from runtime.runtime import Runtime
 from runtime.session import ReceivedEvent, Session, SessionSnapshot
 from runtime.stats import RuntimeStats
+from runtime.store import MemoryStore, SessionStore
 
 __all__ = [
     "Bot",
@@ -37,6 +38,7 @@ __all__ = [
     "Intent",
     "IntentClassifier",
     "IntentClassifierPrediction",
+    "MemoryStore",
     "OverloadedError",
     "ReceivedEvent",
     "Runtime",
@@ -47,6 +49,7 @@ __all__ = [
     "SessionCrashedError",
     "SessionRuntimeError",
     "SessionSnapshot",
+    "SessionStore",
     "SimpleIntentClassifier",
     "State",
     "fallback_intent",
