@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from runtime import Bot, Runtime, Session
-from runtime.cli import TerminalChat, main
+from runtime.cli import main
+from runtime.platforms.terminal import TerminalChat
 
 ROOT = Path(__file__).resolve().parent.parent
 GREETINGS = "runtime/examples/greetings.py"

@@ -1,0 +1,1 @@
+"""Platforms: the ways users reach sessions (only through the Runtime facade)."""

@@ -1,0 +1,221 @@
+"""The terminal platform: chat with one session of a running Runtime, line by line."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TextIO
+
+from runtime.bot import File
+from runtime.errors import SessionRuntimeError
+from runtime.runtime import Runtime
+
+__all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "REPLY_TIMEOUT", "TerminalChat"]
+
+EXIT_OK = 0
+EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C
+
+REPLY_TIMEOUT = 30.0
+"""Seconds the terminal waits for the replies to one line before giving up on them."""
+
+
+_HELP = """\
+Type a message and press Enter to send it. Commands:
+  /file PATH [MIME]   send a file (its type is guessed from its name if not given)
+  /event NAME [JSON]  send an event, with a JSON object as its payload
+  /reset              forget this session and start it again
+  /state              show the session's current state and data
+  /help               show this help
+  /quit               leave (so does end of input: Ctrl-D)
+Start a line with // to send a message that begins with /."""
+
+
+class TerminalChat:
+    """Chat with one session of a running Runtime, one line at a time.
+
+    Replies are printed as ``bot> text``; problems as ``error: ...`` lines on ``stderr``, after
+    which the chat goes on. The ``you> `` prompt is shown only when ``stdin`` is a terminal.
+
+    Args:
+        runtime: a started Runtime.
+        session_id: the session to chat as.
+        stdin: where lines are read (``sys.stdin`` when None).
+        stdout: where replies go (``sys.stdout`` when None).
+        stderr: where errors go (``sys.stderr`` when None).
+        timeout: seconds to wait for the replies to one line.
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        session_id: str,
+        *,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+        timeout: float = REPLY_TIMEOUT,
+    ) -> None:
+        self._rt = runtime
+        self._session_id = session_id
+        self._stdin = sys.stdin if stdin is None else stdin
+        self._stdout = sys.stdout if stdout is None else stdout
+        self._stderr = sys.stderr if stderr is None else stderr
+        self._timeout = timeout
+        # Each command takes the rest of its line and returns whether the chat goes on.
+        self._commands: dict[str, Callable[[str], bool]] = {
+            "/file": self._send_file,
+            "/event": self._send_event,
+            "/reset": self._reset,
+            "/state": self._show_state,
+            "/help": self._show_help,
+            "/quit": self._quit,
+        }
+
+    def run(self) -> int:
+        """Open the session, print its greeting, then chat until end of input or ``/quit``.
+
+        Returns:
+            The exit code: 0, or 130 when interrupted with Ctrl-C.
+        """
+        interactive = self._stdin.isatty()
+        if interactive:
+            self._print(
+                f"Chatting with bot {self._rt.bot.name!r} as session {self._session_id!r}. "
+                "Type /help for commands."
+            )
+        try:
+            self._wait(lambda: self._rt.open_session(self._session_id))
+            while True:
+                if interactive:
+                    self._stdout.write("you> ")
+                    self._stdout.flush()
+                line = self._stdin.readline()
+                if not line:
+                    if interactive:
+                        self._print("")
+                    return EXIT_OK
+                if not self._handle(line.strip()):
+                    return EXIT_OK
+        except KeyboardInterrupt:
+            self._print("")
+            return EXIT_INTERRUPTED
+
+    def _handle(self, line: str) -> bool:
+        if not line:
+            return True
+        if line.startswith("//"):
+            text = line[1:]
+            self._wait(lambda: self._rt.send_message(self._session_id, text))
+            return True
+        if not line.startswith("/"):
+            self._wait(lambda: self._rt.send_message(self._session_id, line))
+            return True
+        name, _, rest = line.partition(" ")
+        command = self._commands.get(name.lower())
+        if command is None:
+            self._error(f"unknown command {name}; type /help to list the commands")
+            return True
+        return command(rest.strip())
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def _send_file(self, rest: str) -> bool:
+        try:
+            words = shlex.split(rest)
+        except ValueError as exc:
+            self._error(f"cannot read the /file line ({exc}); usage: /file PATH [MIME]")
+            return True
+        if not 1 <= len(words) <= 2:
+            self._error('usage: /file PATH [MIME] (quote a path with spaces: /file "my cat.png")')
+            return True
+        path = os.path.expanduser(words[0])
+        mime = words[1] if len(words) == 2 else None
+        try:
+            file = File(file_path=path, file_type=mime)
+        except OSError as exc:
+            self._error(f"cannot read {path}: {exc.strerror or exc}; check the path")
+            return True
+        self._wait(lambda: self._rt.send_file(self._session_id, file))
+        return True
+
+    def _send_event(self, rest: str) -> bool:
+        name, _, raw = rest.partition(" ")
+        if not name:
+            self._error('usage: /event NAME [JSON], e.g. /event reminder {"text": "stretch"}')
+            return True
+        payload = None
+        if raw.strip():
+            try:
+                payload = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                self._error(
+                    f"the payload of /event is not valid JSON ({exc}); give a JSON object, "
+                    'e.g. /event reminder {"text": "stretch"}'
+                )
+                return True
+            if not isinstance(payload, dict):
+                self._error(
+                    f"the payload of /event must be a JSON object {{...}}, not a "
+                    f"{type(payload).__name__}"
+                )
+                return True
+        self._wait(lambda: self._rt.send_event(self._session_id, name, payload))
+        return True
+
+    def _reset(self, rest: str) -> bool:
+        self._print(f"(session {self._session_id!r} reset)")
+        self._wait(lambda: self._rt.reset(self._session_id))
+        return True
+
+    def _show_state(self, rest: str) -> bool:
+        try:
+            snapshot = self._rt.snapshot(self._session_id, timeout=self._timeout)
+        except (TimeoutError, SessionRuntimeError) as exc:
+            self._error(f"cannot read the session: {exc or type(exc).__name__}")
+            return True
+        if snapshot is None:
+            self._print("state: (no session yet)")
+            return True
+        data = json.dumps(dict(snapshot.data), default=repr, ensure_ascii=False, sort_keys=True)
+        self._print(f"state: {snapshot.state}")
+        self._print(f"data: {data}")
+        return True
+
+    def _show_help(self, rest: str) -> bool:
+        self._print(_HELP)
+        return True
+
+    def _quit(self, rest: str) -> bool:
+        return False
+
+    # -- output -----------------------------------------------------------------------------
+
+    def _wait(self, submit: Callable[[], Future[list[str]]]) -> None:
+        """Submit an event, wait for its replies and print them (or the error)."""
+        try:
+            replies = submit().result(timeout=self._timeout)
+        except TimeoutError:
+            self._error(
+                f"no reply within {self._timeout:g} s: a body may be stuck; the reply is "
+                "dropped, the chat goes on"
+            )
+            return
+        except SessionRuntimeError as exc:
+            self._error(str(exc))
+            return
+        except Exception as exc:  # a bad argument, or anything a future can carry
+            self._error(f"{type(exc).__name__}: {exc}")
+            return
+        for reply in replies:
+            # Later lines of a multi-line reply line up under the first one's text.
+            self._print("bot> " + reply.replace("\n", "\n     "))
+
+    def _print(self, text: str) -> None:
+        print(text, file=self._stdout, flush=True)
+
+    def _error(self, text: str) -> None:
+        print(f"error: {text}", file=self._stderr, flush=True)
