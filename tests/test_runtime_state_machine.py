@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import threading
 from concurrent.futures import Future
 from typing import Any
@@ -37,6 +38,7 @@ from hypothesis.stateful import (
 )
 
 from runtime import Bot, File, Runtime, Session, SessionCrashedError
+from runtime.actors._pooled import PooledInbox
 from runtime.actors._session_actor import SessionCell
 from runtime.actors._supervisor import Supervisor
 from runtime.engine import Engine, TurnKind, make_event
@@ -336,3 +338,41 @@ def test_the_machine_catches_a_supervisor_that_creates_two_actors_for_one_sessio
         )
 
     print(caught.value)  # the shrunk program that exposes the broken routing
+
+
+def test_the_machine_catches_an_inbox_that_lets_two_workers_run_one_actor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_put = PooledInbox.put
+
+    def put_and_always_schedule(self: PooledInbox, envelope: Any) -> None:
+        # The bug per-session serialisation exists to prevent: the inbox schedules its owner
+        # on every put, even while a worker is already running it, so a second worker can
+        # pick the same actor up and run two of its turns at once.
+        real_put(self, envelope)
+        owner = self.owner
+        if owner is not None:
+            owner._dispatcher.schedule(owner)
+
+    monkeypatch.setattr(PooledInbox, "put", put_and_always_schedule)
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # preempt mid-turn, so two turns of one session overlap
+    try:
+        # Overlapping turns fail in more than one way, depending on the interleaving: a wrong
+        # number or state (AssertionError), an internal ActorDeadError leaking out, or
+        # Hypothesis reporting the failure as flaky because it does not replay. Each is the
+        # machine catching the bug; the same machine passes on the real runtime (above).
+        with pytest.raises(Exception) as caught:  # noqa: PT011
+            run_state_machine_as_test(
+                RuntimeMachine,
+                settings=settings(
+                    MACHINE_SETTINGS,
+                    max_examples=100,
+                    database=None,
+                    report_multiple_bugs=False,
+                    print_blob=False,
+                ),
+            )
+    finally:
+        sys.setswitchinterval(old_interval)
+    print(type(caught.value).__name__, caught.value)
