@@ -5,8 +5,8 @@ five bound methods, a dozen objects the garbage collector tracks. At tens of tho
 per second they made the collector the largest single cost of an event (measured: ~8 us of
 ~30 us per event, single-threaded). ``ReplyFuture`` is a real ``concurrent.futures.Future``
 (``wait``, ``as_completed``, ``asyncio.wrap_future`` and callbacks work unchanged); only its
-``_condition`` is a small condition variable over a C ``RLock`` (not tracked by the collector),
-with its waiter list made on first wait. The lock must be reentrant: building the message of
+``_condition`` is a small condition variable that subclasses the C ``RLock``, with its waiter
+list made on first wait. The lock must be reentrant: building the message of
 ``InvalidStateError`` calls ``repr(future)``, which takes the lock again.
 """
 
@@ -24,26 +24,17 @@ __all__ = ["ReplyFuture"]
 T = TypeVar("T")
 
 
-class _LeanCondition:
-    """The part of ``threading.Condition`` that ``concurrent.futures`` uses."""
+class _LeanCondition(RLock):  # type: ignore[misc]
+    """The part of ``threading.Condition`` that ``concurrent.futures`` uses.
 
-    __slots__ = ("_lock", "_waiters")
+    It *is* its lock (an ``RLock`` subclass), so ``with condition:`` runs the lock's C
+    ``__enter__`` and ``__exit__``: no Python call on every future operation.
+    """
+
+    __slots__ = ("_waiters",)
 
     def __init__(self) -> None:
-        self._lock = RLock()
         self._waiters: list[Any] | None = None
-
-    def __enter__(self) -> bool:
-        return self._lock.acquire()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._lock.release()
-
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        return self._lock.acquire(blocking, timeout)
-
-    def release(self) -> None:
-        self._lock.release()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Release the lock, wait for a notify (or ``timeout``), take the lock back."""
@@ -54,13 +45,13 @@ class _LeanCondition:
         if self._waiters is None:
             self._waiters = []
         self._waiters.append(waiter)
-        self._lock.release()
+        self.release()
         got = False
         try:
             got = waiter.acquire() if timeout is None else waiter.acquire(True, max(timeout, 0))
             return got
         finally:
-            self._lock.acquire()
+            self.acquire()
             waiters = self._waiters  # None if notify_all() took the list meanwhile
             if not got and waiters is not None:
                 with contextlib.suppress(ValueError):

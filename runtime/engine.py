@@ -106,9 +106,10 @@ class Engine:
         self._initial = initial
         self._classifier = bot.classifier
         self._states = {state.name: state for state in bot.states}
-        # Per state: its transitions and intents as tuples, computed once (the bot is frozen).
-        self._transitions = {state.name: state.transitions for state in bot.states}
-        self._intents = {state.name: state.intents for state in bot.states}
+        # Per state: its transitions and intents as tuples, computed once (the bot is frozen),
+        # keyed by the State itself (identity hash: no property call on the hot path).
+        self._transitions = {state: state.transitions for state in bot.states}
+        self._intents = {state: state.intents for state in bot.states}
 
     def run_turn(
         self,
@@ -157,7 +158,7 @@ class Engine:
         state = self._states[data.state]  # type: ignore[index]
         data.message = text
         data.chat_history.append((text, 1))
-        intents = self._intents[state.name]
+        intents = self._intents[state]
         try:
             prediction = self._classifier.predict(text, intents)
         except Exception:
@@ -174,7 +175,7 @@ class Engine:
 
     def _on_event(self, turn: _Turn) -> None:
         state = self._states[turn.session._data.state]  # type: ignore[index]
-        for transition in self._transitions[state.name]:
+        for transition in self._transitions[state]:
             if transition.kind in (_VARIABLE, _EVENT) and self._holds(turn, transition):
                 self._move(turn, transition.dest)
                 return
@@ -184,7 +185,7 @@ class Engine:
     ) -> None:
         """Fire the first transition that holds for a message or file, else the fallback."""
         file = turn.session._data.file if prediction is None else None
-        for transition in self._transitions[state.name]:
+        for transition in self._transitions[state]:
             kind = transition.kind
             if kind is _INTENT:
                 fires = prediction is not None and prediction.intent is transition.intent
@@ -231,7 +232,7 @@ class Engine:
             state = dest
 
     def _next_after_body(self, turn: _Turn, state: State) -> State | None:
-        for transition in self._transitions[state.name]:
+        for transition in self._transitions[state]:
             kind = transition.kind
             if kind is _AUTO:
                 return transition.dest

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import threading
 import weakref
 from collections.abc import Mapping
@@ -251,7 +250,9 @@ class Runtime:
         """
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
-        return self._submit(session_id, TurnKind.MESSAGE, text, _check_message_id(message_id))
+        if message_id is not None:
+            _check_message_id(message_id)
+        return self._submit(session_id, TurnKind.MESSAGE, text, message_id)
 
     def send_file(self, session_id: str, file: File, *, message_id: str | None = None) -> Replies:
         """Send a user's file to their session (see :meth:`send_message`)."""
@@ -292,17 +293,19 @@ class Runtime:
         future: Replies = ReplyFuture()
         if self._max_pending is not None and counters.pending_now >= self._max_pending:
             return self._reject(future, "pending_events", counters.pending_now, self._max_pending)
-        if supervisor is not None and self._max_session_queue is not None:
-            cell = supervisor.get(session_id)
-            queued = 0 if cell is None else len(cell.inbox)
-            if queued >= self._max_session_queue:
-                return self._reject(future, "session_queue", queued, self._max_session_queue)
         counters.accept()  # raises if not running
         assert supervisor is not None
+        cell = supervisor.route(session_id)
+        limit = self._max_session_queue
+        if limit is not None and len(cell.inbox) >= limit:
+            counters.unaccept()
+            return self._reject(future, "session_queue", len(cell.inbox), limit)
         request = TurnRequest(kind, payload, message_id, future)
-        # If stop() races us, deliver() fails the future, which the caller then sees.
-        with contextlib.suppress(RuntimeStoppedError):
-            supervisor.deliver(session_id, request)
+        # Not contextlib.suppress: this is every event's path, and a bare try costs nothing.
+        try:  # noqa: SIM105
+            supervisor.deliver(session_id, request, cell)
+        except RuntimeStoppedError:
+            pass  # stop() raced us: deliver() failed the future, which the caller now sees
         return future
 
     def _reject(self, future: Replies, bound: str, size: int, limit: int) -> Replies:

@@ -172,6 +172,12 @@ class Counters:
         self.cell().accepted += 1
         self._pending.append(None)
 
+    def unaccept(self) -> None:
+        """Take back an accept whose event was then refused by a bound (counted as rejected)."""
+        cell = self.cell()
+        cell.accepted -= 1
+        self.resolved()
+
     def resolved(self) -> None:
         """Note that one accepted event was resolved (processed, failed or cancelled)."""
         # IndexError cannot happen if every resolution is counted once; never let it escape.

@@ -222,13 +222,13 @@ class PooledActor(pykka.Actor):
     def _pooled_run_slice(self, budget: int) -> None:
         """Handle up to ``budget`` messages (run by a dispatcher worker; never raises)."""
         inbox: PooledInbox = self.actor_inbox  # type: ignore[assignment]
-        stopped = self.actor_stopped
+        stopped: StopFlag = self.actor_stopped  # type: ignore[assignment]
         try:
             if not self._pooled_started:
                 self._pooled_started = True
                 self._actor_loop_setup()
             items = inbox._items
-            while budget > 0 and not stopped.is_set():
+            while budget > 0 and not stopped._set:  # is_set() without a call, per message
                 try:
                     envelope = items.popleft()
                 except IndexError:
@@ -240,7 +240,7 @@ class PooledActor(pykka.Actor):
             # actor's thread. End the actor, so its queued asks fail instead of hanging.
             stopped.set()
             ActorRegistry.stop_all(block=False)
-        if stopped.is_set() and inbox.owner is self:
+        if stopped._set and inbox._owner is self:
             self._actor_loop_teardown()  # not when a replacement adopted the inbox
         owner = inbox.finish_slice()
         if owner is not None:

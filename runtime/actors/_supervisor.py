@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pykka
@@ -124,30 +123,38 @@ class Supervisor:
                     self._wake.set()
         return cell
 
-    def deliver(self, session_id: str, request: TurnRequest) -> None:
+    def deliver(
+        self, session_id: str, request: TurnRequest, cell: SessionCell | None = None
+    ) -> None:
         """Queue ``request`` on the session's inbox (the event is already accepted).
+
+        Args:
+            session_id: the session.
+            request: the accepted event.
+            cell: the session's cell if the caller just routed it (saves a lookup).
 
         Raises:
             RuntimeStoppedError: the runtime stopped meanwhile; the future is failed.
         """
-        self._put(session_id, Envelope(request), lambda: self.turn_failed(request, _stopped()))
+        if not self._put(session_id, Envelope(request), cell):
+            self.turn_failed(request, _stopped())
+            raise RuntimeStoppedError("the runtime stopped before the event was queued")
 
     def _put(
-        self, session_id: str, envelope: Envelope[object], on_stopped: Callable[[], None]
-    ) -> None:
+        self, session_id: str, envelope: Envelope[object], cell: SessionCell | None = None
+    ) -> bool:
+        """Queue ``envelope`` on the session's live inbox; False if the runtime stopped."""
         while True:
-            cell = self.route(session_id)
+            if cell is None:
+                cell = self.route(session_id)
             cell.touched = self.tick
             try:
                 cell.inbox.put(envelope)
-                return
-            except pykka.ActorDeadError as exc:
-                if cell.inbox.moved:
-                    continue  # passivated under our feet: route again, from the store
-                on_stopped()
-                raise RuntimeStoppedError(
-                    "the runtime stopped before the event was queued"
-                ) from exc
+                return True
+            except pykka.ActorDeadError:
+                if not cell.inbox.moved:
+                    return False
+                cell = None  # passivated under our feet: route again, from the store
 
     def ask(self, session_id: str, message: object, timeout: float) -> object:
         """Put ``message`` in the session's inbox and wait for the actor's answer.
@@ -156,7 +163,8 @@ class Supervisor:
             TimeoutError: no answer within ``timeout`` seconds.
         """
         future: pykka.Future[object] = pykka.ThreadingFuture()
-        self._put(session_id, Envelope(message, reply_to=future), lambda: None)
+        if not self._put(session_id, Envelope(message, reply_to=future)):
+            raise RuntimeStoppedError("the runtime stopped")
         try:
             return future.get(timeout=timeout)
         except pykka.Timeout as exc:
