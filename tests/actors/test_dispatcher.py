@@ -92,26 +92,6 @@ class Recorder(PooledActor):
 
 
 @pytest.fixture
-def make_dispatcher() -> Iterator[Callable[..., Dispatcher]]:
-    """Start dispatchers for one test and stop every one of them after it."""
-    started: list[Dispatcher] = []
-
-    def make(**kwargs: Any) -> Dispatcher:
-        dispatcher = Dispatcher(**kwargs)
-        dispatcher.start()
-        started.append(dispatcher)
-        return dispatcher
-
-    yield make
-    for dispatcher in started:
-        before = dispatcher.statistics()
-        assert dispatcher.stop(timeout=TIMEOUT), (
-            f"the dispatcher's workers did not stop in time: before stop {before}, "
-            f"after {dispatcher.statistics()}, threads {[t.name for t in threading.enumerate()]}"
-        )
-
-
-@pytest.fixture
 def turnstile(make_dispatcher: Callable[..., Dispatcher]) -> Iterator[Turnstile]:
     """A turnstile opened after the test, before its dispatchers stop."""
     turnstile = Turnstile()

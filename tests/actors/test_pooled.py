@@ -102,25 +102,15 @@ def start_probe(dispatcher: Dispatcher, **kwargs: Any) -> tuple[pykka.ActorRef[A
 
 
 @pytest.fixture
-def make_dispatcher() -> Iterator[Callable[..., Dispatcher]]:
-    """Start dispatchers for one test and stop every one of them after it."""
-    started: list[Dispatcher] = []
+def make_dispatcher(
+    make_dispatcher: Callable[..., Dispatcher],
+) -> Callable[..., Dispatcher]:
+    """The shared fixture, with this module's defaults (2 workers, up to 8, 50 ms stalls)."""
 
     def make(**kwargs: Any) -> Dispatcher:
-        options: dict[str, Any] = {"workers": 2, "max_workers": 8, "stall_after": 0.05}
-        options.update(kwargs)
-        dispatcher = Dispatcher(**options)
-        dispatcher.start()
-        started.append(dispatcher)
-        return dispatcher
+        return make_dispatcher(**{"workers": 2, "max_workers": 8, "stall_after": 0.05, **kwargs})
 
-    yield make
-    for dispatcher in started:
-        before = dispatcher.statistics()
-        assert dispatcher.stop(timeout=TIMEOUT), (
-            f"the dispatcher's workers did not stop in time: before stop {before}, "
-            f"after {dispatcher.statistics()}, threads {[t.name for t in threading.enumerate()]}"
-        )
+    return make
 
 
 @pytest.fixture
