@@ -7,10 +7,15 @@ BOT is ``path/to/bot.py`` or ``package.module``, exposing a module-level ``bot``
 - ``check-isolation``: run users alone and together and report any user whose conversation
   changes because others are active (exit 1 when one does).
 
-Each verb is an ``_add_<verb>`` function that adds its subparser and sets its ``handler``;
-``serve`` and ``loadtest`` slot in by joining ``_VERBS``. Exit codes: 0 on a normal exit, 1 when
-check-isolation finds a divergence, 2 on bad arguments or a bot that cannot be loaded, 130 on
-Ctrl-C.
+Each verb is an ``_add_<verb>`` function that adds its subparser and sets its ``handler``
+(and, for checks that span several arguments, a ``check_arguments``); ``serve`` and ``loadtest``
+slot in by joining ``_VERBS``. Exit codes: 0 on a normal exit, 1 when check-isolation finds a
+divergence, 2 on bad arguments, bad input or a bot that cannot be loaded, 130 on Ctrl-C.
+
+check-isolation keeps every step's replies three times over (alone, simulated, under load), so
+its size is capped: at most :data:`MAX_USERS` users, :data:`MAX_MESSAGES` steps per user and
+:data:`MAX_EVENTS` steps in all, whether generated or read from a scripts file, and at most
+:data:`MAX_CONCURRENCY` sender threads.
 
 This is where structlog gets configured (log lines go to stderr); the library never does it.
 """
@@ -22,7 +27,7 @@ import logging
 import os
 import random
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeAlias
 
 from runtime import __version__
@@ -37,6 +42,10 @@ __all__ = [
     "EXIT_NOT_ISOLATED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "MAX_CONCURRENCY",
+    "MAX_EVENTS",
+    "MAX_MESSAGES",
+    "MAX_USERS",
     "REPLY_TIMEOUT",
     "build_parser",
     "main",
@@ -44,6 +53,16 @@ __all__ = [
 
 EXIT_NOT_ISOLATED = 1  # check-isolation found users whose conversations changed under load
 EXIT_USAGE = 2  # what argparse uses for bad arguments; a bot that cannot load is one too
+
+# check-isolation's caps. A run holds each step's replies three times (alone, simulated, under
+# load): about 2 KB and 0.2 ms per step on a 2-core machine, so 200,000 steps stay under
+# 0.5 GB and a minute or so, where an uncapped `--users 2000000` grew past 1 GB. Each user also
+# loads a fresh copy of the bot module (a few ms), which 10,000 users keep under a minute; a
+# race shows with a handful of users, so realistic runs are far below every cap.
+MAX_USERS = 10_000
+MAX_MESSAGES = 10_000
+MAX_EVENTS = 200_000  # users x messages, or all the steps of a scripts file
+MAX_CONCURRENCY = 256  # sender threads; more only add thread switches under one GIL
 
 
 # Quoted: typeshed makes _SubParsersAction generic, the class itself is not subscriptable.
@@ -58,12 +77,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: the arguments after the program name (``sys.argv[1:]`` when None).
 
     Returns:
-        The exit code: 0 on a normal exit, 2 when the bot cannot be loaded (argparse also
-        exits with 2, by raising ``SystemExit``, on bad arguments).
+        The exit code: 0 on a normal exit, 1 when check-isolation finds a divergence, 2 when
+        the bot or the input cannot be read, 130 on Ctrl-C (argparse also exits with 2, by
+        raising ``SystemExit``, on bad arguments).
     """
     args = build_parser().parse_args(argv)
+    check_arguments: Callable[[argparse.Namespace], None] | None = getattr(
+        args, "check_arguments", None
+    )
+    if check_arguments is not None:
+        check_arguments(args)
     handler: _Handler = args.handler
-    return handler(args)
+    try:
+        return handler(args)
+    except KeyboardInterrupt:  # Ctrl-C while the bot loads or a check runs
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,14 +177,26 @@ def _run_chat(args: argparse.Namespace) -> int:
 # -- check-isolation --------------------------------------------------------------------------
 
 
-def _positive_int(value: str) -> int:
+def _whole_number(value: str) -> int:
     try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {number}")
-    return number
+        return int(value)
+    except ValueError:  # not a number, or more digits than int() reads
+        shown = value if len(value) <= 20 else value[:17] + "..."
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {shown!r}") from None
+
+
+def _count(maximum: int) -> Callable[[str], int]:
+    """Return an argparse ``type`` that reads a whole number from 1 to ``maximum``."""
+
+    def count(value: str) -> int:
+        number = _whole_number(value)
+        if number < 1:
+            raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {number}")
+        if number > maximum:
+            raise argparse.ArgumentTypeError(f"expected at most {maximum:,}, got {number:,}")
+        return number
+
+    return count
 
 
 def _add_check_isolation(verbs: _SubParsers) -> None:
@@ -170,18 +211,22 @@ def _add_check_isolation(verbs: _SubParsers) -> None:
     )
     _add_bot_argument(check)
     check.add_argument(
-        "--users", type=_positive_int, default=4, metavar="N", help="users (default: 4)"
+        "--users",
+        type=_count(MAX_USERS),
+        default=4,
+        metavar="N",
+        help=f"users, at most {MAX_USERS:,} (default: 4)",
     )
     check.add_argument(
         "--messages",
-        type=_positive_int,
+        type=_count(MAX_MESSAGES),
         default=6,
         metavar="M",
-        help="steps per user (default: 6)",
+        help=f"steps per user, at most {MAX_MESSAGES:,}; N x M at most {MAX_EVENTS:,} (default: 6)",
     )
     check.add_argument(
         "--seed",
-        type=int,
+        type=_whole_number,
         metavar="S",
         help="seed of the scripts, the interleaving and the jitter (default: random, printed)",
     )
@@ -193,15 +238,15 @@ def _add_check_isolation(verbs: _SubParsers) -> None:
     )
     check.add_argument(
         "--concurrency",
-        type=_positive_int,
+        type=_count(MAX_CONCURRENCY),
         default=8,
         metavar="K",
-        help="sender threads in the load mode (default: 8)",
+        help=f"sender threads in the load mode, at most {MAX_CONCURRENCY} (default: 8)",
     )
     check.add_argument(
         "--scripts",
         metavar="FILE",
-        help='JSON scripts {"user": ["message", ...]} instead of generated ones',
+        help='JSON scripts {"user": ["message", ...]} instead of generated ones (same caps)',
     )
     check.add_argument(
         "--ignore-key",
@@ -213,7 +258,32 @@ def _add_check_isolation(verbs: _SubParsers) -> None:
     check.add_argument(
         "-v", "--verbose", action="store_true", help="show the bot's log (errors in bodies)"
     )
-    check.set_defaults(handler=_run_check_isolation)
+    check.set_defaults(
+        handler=_run_check_isolation, check_arguments=lambda args: _check_size(check, args)
+    )
+
+
+def _check_size(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse generated scripts of more than MAX_EVENTS steps in all (exits with 2)."""
+    events = args.users * args.messages
+    if args.scripts is None and events > MAX_EVENTS:
+        parser.error(
+            f"--users {args.users:,} x --messages {args.messages:,} is {events:,} steps; "
+            f"at most {MAX_EVENTS:,} in one run"
+        )
+
+
+def _scripts_too_big(scripts: Mapping[str, Sequence[object]]) -> str | None:
+    """Return why scripts read from a file exceed check-isolation's caps, or None."""
+    if len(scripts) > MAX_USERS:
+        return f"{len(scripts):,} users; at most {MAX_USERS:,}"
+    user, longest = max(scripts.items(), key=lambda item: len(item[1]))
+    if len(longest) > MAX_MESSAGES:
+        return f"user {user[:40]!r} has {len(longest):,} steps; at most {MAX_MESSAGES:,}"
+    events = sum(len(script) for script in scripts.values())
+    if events > MAX_EVENTS:
+        return f"{events:,} steps in all; at most {MAX_EVENTS:,}"
+    return None
 
 
 def _run_check_isolation(args: argparse.Namespace) -> int:
@@ -229,6 +299,10 @@ def _run_check_isolation(args: argparse.Namespace) -> int:
             scripts = load_scripts(args.scripts)
         except (OSError, ValueError) as exc:
             print(f"error: cannot read the scripts: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        too_big = _scripts_too_big(scripts)
+        if too_big is not None:
+            print(f"error: {args.scripts} is too big to check: {too_big}", file=sys.stderr)
             return EXIT_USAGE
     seed = random.randrange(1_000_000) if args.seed is None else args.seed
     try:
@@ -248,8 +322,21 @@ def _run_check_isolation(args: argparse.Namespace) -> int:
     except (BotLoadError, BotDefinitionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(report.format())
+    _print_text(report.format())
     return EXIT_OK if report.isolated else EXIT_NOT_ISOLATED
+
+
+def _print_text(text: str) -> None:
+    """Print ``text`` to stdout, escaping what its encoding cannot write.
+
+    An argument made of bytes that are not UTF-8 (a file name, an ``--ignore-key``) reaches
+    Python as lone surrogates, which a strict stdout refuses; the report quotes arguments.
+    """
+    try:
+        print(text)
+    except UnicodeEncodeError:
+        encoding = sys.stdout.encoding or "utf-8"
+        print(text.encode(encoding, "backslashreplace").decode(encoding))
 
 
 _VERBS: tuple[Callable[[_SubParsers], None], ...] = (_add_chat, _add_check_isolation)

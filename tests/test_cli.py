@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 import textwrap
@@ -35,6 +36,21 @@ def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         cwd=ROOT,
         timeout=60,
         check=False,
+    )
+
+
+def run_cli_bytes(
+    *args: str, stdin: bytes, env: dict[str, str]
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``python -m runtime ARGS`` feeding it raw bytes, with ``env`` added to os.environ."""
+    return subprocess.run(
+        [sys.executable, "-m", "runtime", *args],
+        input=stdin,
+        capture_output=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+        env={**os.environ, **env},
     )
 
 
@@ -242,6 +258,96 @@ def test_event_with_bad_json_is_an_error_line_and_the_chat_goes_on() -> None:
     assert errors[2].startswith("error: usage: /event NAME [JSON]")
 
 
+@pytest.mark.parametrize(
+    ("payload", "complaint"),
+    [
+        pytest.param(
+            "[" * 100_000 + "]" * 100_000,
+            "error: the payload of /event is nested too deeply to read; give a JSON object",
+            id="nested-100000-deep",
+        ),
+        pytest.param(
+            '{"n": ' + "1" * 5000 + "}",
+            "error: the payload of /event is not valid JSON (Exceeds the limit (4300 digits)",
+            id="number-of-5000-digits",
+        ),
+    ],
+)
+def test_event_with_an_unreadable_payload_is_one_error_line_and_the_chat_goes_on(
+    payload: str, complaint: str
+) -> None:
+    lines, stderr = chat(NOTEBOOK, f'/event reminder {payload}\n/event reminder {{"text": "ok"}}\n')
+
+    assert lines[2:] == ["bot> Reminder: ok"]
+    assert stderr.startswith(complaint)
+    assert stderr.count("\n") == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_file_that_is_not_a_regular_file_is_an_error_line_and_the_chat_goes_on(
+    tmp_path: Path,
+) -> None:
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)  # reading it would block for ever: nobody writes to it
+
+    lines, stderr = chat(NOTEBOOK, f"/file {pipe}\nmy notes\n")
+
+    assert lines[2:] == ["bot> You have no notes yet."]
+    assert stderr == f"error: {pipe} is not a regular file; give the path of a file\n"
+
+
+def test_file_too_big_to_send_is_an_error_line_and_the_chat_goes_on(tmp_path: Path) -> None:
+    from runtime.platforms.terminal import MAX_FILE_BYTES  # noqa: PLC0415
+
+    big = tmp_path / "big.png"
+    with big.open("wb") as fh:
+        fh.truncate(MAX_FILE_BYTES + 1)  # sparse: nothing is written
+
+    lines, stderr = chat(NOTEBOOK, f"/file {big}\nmy notes\n")
+
+    assert lines[2:] == ["bot> You have no notes yet."]
+    assert stderr == (
+        f"error: {big} has {MAX_FILE_BYTES + 1:,} bytes; /file sends at most {MAX_FILE_BYTES:,}\n"
+    )
+
+
+def test_file_with_a_nul_in_its_path_is_an_error_line_and_the_chat_goes_on() -> None:
+    lines, stderr = chat(NOTEBOOK, "/file a\x00b.png\nmy notes\n")
+
+    assert lines[2:] == ["bot> You have no notes yet."]
+    assert stderr == "error: cannot read a\x00b.png: embedded null byte; check the path\n"
+
+
+# A strict stdin raises on a bad byte; an escaping one (the default under C.UTF-8) hands the
+# bot lone surrogates. Either way the line must be reported and skipped, whatever the locale.
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8:surrogateescape"])
+def test_a_line_that_is_not_utf8_is_an_error_line_and_the_chat_goes_on(encoding: str) -> None:
+    stdin = b"add a note\n\xff\xfe caf\xe9\nbuy milk\n/state\n"
+
+    result = run_cli_bytes("chat", NOTEBOOK, stdin=stdin, env={"PYTHONIOENCODING": encoding})
+
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    assert result.stdout.decode(errors="replace").splitlines()[-3:] == [
+        "bot> Noted: buy milk (1/3)",
+        "state: menu",
+        'data: {"note_count": 1, "notes": ["buy milk"]}',
+    ]
+    assert result.stderr == b"error: line 2 is not valid utf-8 text; it was not sent\n"
+
+
+def test_a_reply_that_stdout_cannot_encode_is_printed_escaped() -> None:
+    stdin = b'/event reminder {"text": "\\ud800"}\nmy notes\n'  # JSON may spell a lone surrogate
+
+    result = run_cli_bytes("chat", NOTEBOOK, stdin=stdin, env={"PYTHONIOENCODING": "utf-8"})
+
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    assert result.stdout.decode(errors="replace").splitlines()[2:] == [
+        "bot> Reminder: \\ud800",
+        "bot> You have no notes yet.",
+    ]
+    assert result.stderr == b""
+
+
 # -- failures and arguments -------------------------------------------------------------------
 
 
@@ -371,3 +477,63 @@ def test_multi_line_replies_line_up_under_the_prefix() -> None:
         TerminalChat(rt, "u", stdin=io.StringIO(""), stdout=stdout).run()
 
     assert stdout.getvalue() == "bot> roses\n     violets\n"
+
+
+def test_a_closed_stdin_exits_2_with_a_reason(
+    greetings_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", None)  # what Python sets when started with <&-
+    stdout, stderr = io.StringIO(), io.StringIO()
+
+    code = TerminalChat(greetings_runtime, "u", stdout=stdout, stderr=stderr).run()
+
+    assert code == 2
+    assert stderr.getvalue() == "error: there is no standard input to read the chat from\n"
+
+
+class FailingInput(io.StringIO):
+    def readline(self, size: int | None = -1, /) -> str:
+        raise OSError(5, "Input/output error")
+
+
+def test_stdin_that_fails_to_read_exits_2_with_a_reason(greetings_runtime: Runtime) -> None:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    terminal = TerminalChat(
+        greetings_runtime, "u", stdin=FailingInput(), stdout=stdout, stderr=stderr
+    )
+
+    assert terminal.run() == 2
+    assert stderr.getvalue() == (
+        "error: cannot read standard input: [Errno 5] Input/output error\n"
+    )
+
+
+def test_state_that_json_cannot_show_is_an_error_line_and_the_chat_goes_on() -> None:
+    bot = Bot("loop")
+
+    def body(session: Session) -> None:
+        loop: list[object] = []
+        loop.append(loop)
+        session.set("loop", loop)
+        session.reply("looped")
+
+    bot.new_state("initial", initial=True).set_body(body)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with Runtime(bot) as rt:
+        terminal = TerminalChat(
+            rt, "u", stdin=io.StringIO("/state\n"), stdout=stdout, stderr=stderr
+        )
+        assert terminal.run() == 0
+
+    assert stdout.getvalue() == "bot> looped\nstate: initial\n"
+    assert stderr.getvalue() == "error: cannot show the session data: Circular reference detected\n"
+
+
+def test_ctrl_c_while_the_bot_loads_exits_130_without_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "interrupted.py"
+    path.write_text("raise KeyboardInterrupt  # as if Ctrl-C came while the bot loads\n")
+
+    result = run_cli("chat", str(path))
+
+    assert result.returncode == 130
+    assert result.stderr == "interrupted\n"

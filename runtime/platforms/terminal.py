@@ -2,25 +2,40 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shlex
+import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from typing import TextIO
 
 from runtime.bot import File
 from runtime.errors import SessionRuntimeError
 from runtime.runtime import Runtime
 
-__all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "REPLY_TIMEOUT", "TerminalChat"]
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_UNREADABLE_INPUT",
+    "MAX_FILE_BYTES",
+    "REPLY_TIMEOUT",
+    "TerminalChat",
+]
 
 EXIT_OK = 0
+EXIT_UNREADABLE_INPUT = 2  # stdin is closed or cannot be read: like a usage error
 EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl-C
 
 REPLY_TIMEOUT = 30.0
 """Seconds the terminal waits for the replies to one line before giving up on them."""
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+"""The largest file ``/file`` sends, 50 MiB: a file is read whole into memory and
+base64-encoded before it is sent."""
 
 
 _HELP = """\
@@ -38,7 +53,8 @@ class TerminalChat:
     """Chat with one session of a running Runtime, one line at a time.
 
     Replies are printed as ``bot> text``; problems as ``error: ...`` lines on ``stderr``, after
-    which the chat goes on. The ``you> `` prompt is shown only when ``stdin`` is a terminal.
+    which the chat goes on. A line that is not valid text in ``stdin``'s encoding is reported
+    and skipped. The ``you> `` prompt is shown only when ``stdin`` is a terminal.
 
     Args:
         runtime: a started Runtime.
@@ -79,8 +95,12 @@ class TerminalChat:
         """Open the session, print its greeting, then chat until end of input or ``/quit``.
 
         Returns:
-            The exit code: 0, or 130 when interrupted with Ctrl-C.
+            The exit code: 0, 2 when ``stdin`` is closed or cannot be read, or 130 when
+            interrupted with Ctrl-C.
         """
+        if self._stdin is None:  # started with stdin closed (<&-)
+            self._error("there is no standard input to read the chat from")
+            return EXIT_UNREADABLE_INPUT
         interactive = self._stdin.isatty()
         if interactive:
             self._print(
@@ -89,20 +109,34 @@ class TerminalChat:
             )
         try:
             self._wait(lambda: self._rt.open_session(self._session_id))
-            while True:
-                if interactive:
-                    self._stdout.write("you> ")
-                    self._stdout.flush()
-                line = self._stdin.readline()
-                if not line:
-                    if interactive:
-                        self._print("")
-                    return EXIT_OK
-                if not self._handle(line.strip()):
-                    return EXIT_OK
+            with _undecodable_bytes_escaped(self._stdin):
+                return self._chat(interactive)
         except KeyboardInterrupt:
             self._print("")
             return EXIT_INTERRUPTED
+
+    def _chat(self, interactive: bool) -> int:
+        number = 0
+        while True:
+            if interactive:
+                self._stdout.write("you> ")
+                self._stdout.flush()
+            try:
+                line = self._stdin.readline()
+            except (OSError, UnicodeDecodeError) as exc:  # a directory, a stream without escapes
+                self._error(f"cannot read standard input: {exc}")
+                return EXIT_UNREADABLE_INPUT
+            number += 1
+            if not line:
+                if interactive:
+                    self._print("")
+                return EXIT_OK
+            if not _is_text(line):
+                encoding = getattr(self._stdin, "encoding", None) or "UTF-8"
+                self._error(f"line {number} is not valid {encoding} text; it was not sent")
+                continue
+            if not self._handle(line.strip()):
+                return EXIT_OK
 
     def _handle(self, line: str) -> bool:
         if not line:
@@ -132,15 +166,28 @@ class TerminalChat:
         if not 1 <= len(words) <= 2:
             self._error('usage: /file PATH [MIME] (quote a path with spaces: /file "my cat.png")')
             return True
-        path = os.path.expanduser(words[0])
-        mime = words[1] if len(words) == 2 else None
-        try:
-            file = File(file_path=path, file_type=mime)
-        except OSError as exc:
-            self._error(f"cannot read {path}: {exc.strerror or exc}; check the path")
-            return True
-        self._wait(lambda: self._rt.send_file(self._session_id, file))
+        file = self._read_file(os.path.expanduser(words[0]), words[1] if len(words) == 2 else None)
+        if file is not None:
+            self._wait(lambda: self._rt.send_file(self._session_id, file))
         return True
+
+    def _read_file(self, path: str, mime: str | None) -> File | None:
+        """Return the file at ``path``, or print why it cannot be sent and return None."""
+        try:
+            info = os.stat(path)
+            if not stat.S_ISREG(info.st_mode):  # a directory, or /dev/zero that never ends
+                self._error(f"{path} is not a regular file; give the path of a file")
+                return None
+            if info.st_size > MAX_FILE_BYTES:
+                self._error(
+                    f"{path} has {info.st_size:,} bytes; /file sends at most {MAX_FILE_BYTES:,}"
+                )
+                return None
+            return File(file_path=path, file_type=mime)
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            self._error(f"cannot read {path}: {reason}; check the path")
+            return None
 
     def _send_event(self, rest: str) -> bool:
         name, _, raw = rest.partition(" ")
@@ -151,7 +198,12 @@ class TerminalChat:
         if raw.strip():
             try:
                 payload = json.loads(raw)
-            except json.JSONDecodeError as exc:
+            except RecursionError:
+                self._error(
+                    "the payload of /event is nested too deeply to read; give a JSON object"
+                )
+                return True
+            except ValueError as exc:  # not JSON, or a number with too many digits
                 self._error(
                     f"the payload of /event is not valid JSON ({exc}); give a JSON object, "
                     'e.g. /event reminder {"text": "stretch"}'
@@ -180,8 +232,12 @@ class TerminalChat:
         if snapshot is None:
             self._print("state: (no session yet)")
             return True
-        data = json.dumps(dict(snapshot.data), default=repr, ensure_ascii=False, sort_keys=True)
         self._print(f"state: {snapshot.state}")
+        try:
+            data = json.dumps(dict(snapshot.data), default=repr, ensure_ascii=False, sort_keys=True)
+        except (TypeError, ValueError, RecursionError) as exc:  # cycles, odd keys, deep nesting
+            self._error(f"cannot show the session data: {exc}")
+            return True
         self._print(f"data: {data}")
         return True
 
@@ -215,7 +271,43 @@ class TerminalChat:
             self._print("bot> " + reply.replace("\n", "\n     "))
 
     def _print(self, text: str) -> None:
-        print(text, file=self._stdout, flush=True)
+        _write_line(text, self._stdout)
 
     def _error(self, text: str) -> None:
-        print(f"error: {text}", file=self._stderr, flush=True)
+        _write_line(f"error: {text}", self._stderr)
+
+
+def _write_line(text: str, stream: TextIO) -> None:
+    """Print ``text``, escaping what ``stream``'s encoding cannot write (a lone surrogate)."""
+    try:
+        print(text, file=stream, flush=True)
+    except UnicodeEncodeError:
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        print(text.encode(encoding, "backslashreplace").decode(encoding), file=stream, flush=True)
+
+
+def _is_text(line: str) -> bool:
+    """Return whether ``line`` is valid Unicode, free of escaped undecodable bytes."""
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@contextmanager
+def _undecodable_bytes_escaped(stream: TextIO) -> Iterator[None]:
+    """Let ``stream`` decode bytes that are not text as lone surrogates, not raise.
+
+    A strict text stream that meets a bad byte raises and drops the rest of the bytes it had
+    read, so no later line could be trusted; escaped, the one bad line is found and skipped.
+    ``sys.stdin`` is strict under most locales (escaping already under C.UTF-8).
+    """
+    if not isinstance(stream, io.TextIOWrapper) or stream.errors != "strict":
+        yield
+        return
+    stream.reconfigure(errors="surrogateescape")
+    try:
+        yield
+    finally:
+        stream.reconfigure(errors="strict")

@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import os
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from runtime.bot import Bot, File, TransitionKind
+from runtime.testing._script_checks import brief, check_user_id, read_step, unique_keys
 
 __all__ = [
     "CASES",
@@ -86,6 +87,27 @@ class Step:
     file: File | None = None
     payload: Mapping[str, Any] | None = None
 
+    def __post_init__(self) -> None:
+        # The factories check their arguments; this refuses a Step built directly that is no
+        # message, file or event, before it fails halfway through a run.
+        none = type(None)
+        shapes: dict[str, tuple[type, type, type | tuple[type, type]]] = {
+            "message": (str, none, none),
+            "file": (str, File, none),
+            "event": (str, none, (Mapping, none)),
+        }
+        shape = shapes.get(self.kind)
+        values = (self.text, self.file, self.payload)
+        if (
+            shape is None
+            or not all(isinstance(value, kind) for value, kind in zip(values, shape, strict=True))
+            or (self.kind == "event" and not self.text)
+        ):
+            raise TypeError(
+                f"not a step: Step{(self.kind, *values)!r}; build steps with Step.message, "
+                "Step.upload or Step.event"
+            )
+
     @classmethod
     def message(cls, text: str) -> Step:
         """Return a step that sends the message ``text``."""
@@ -127,34 +149,17 @@ class Step:
 
     @classmethod
     def from_json(cls, value: object) -> Step:
-        """Read a step as the scripts file spells it.
+        """Read a step as the scripts file spells it (see :func:`load_scripts`).
 
         Raises:
-            ValueError: ``value`` is not a message, file or event (the message says why).
+            ValueError: ``value`` is not a valid message, file or event (the message says why).
         """
-        if isinstance(value, str):
-            return cls.message(value)
-        if isinstance(value, dict) and isinstance(value.get("event"), str):
-            payload = value.get("payload") or {}
-            if not isinstance(payload, dict):
-                raise ValueError(f"an event's payload must be a JSON object, got {payload!r}")
-            return cls.event(value["event"], payload)
-        if isinstance(value, dict) and isinstance(value.get("file"), str):
-            content = value.get("base64")
-            try:
-                file = File(
-                    file_name=value["file"],
-                    file_type=value.get("type"),
-                    file_base64=content if isinstance(content, str) else None,
-                    file_data=None if isinstance(content, str) else b"\x00",
-                )
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"bad file step {value!r}: {exc}") from exc
-            return cls.upload(file)
-        raise ValueError(
-            f"a step is a message (a JSON string), {{'file': NAME, 'type': MIME}} or "
-            f"{{'event': NAME, 'payload': {{...}}}}; got {value!r}"
-        )
+        step = read_step(value)
+        if isinstance(step, str):
+            return cls.message(step)
+        if isinstance(step, File):
+            return cls.upload(step)
+        return cls.event(*step)
 
     def __repr__(self) -> str:
         if self.kind == "message":
@@ -173,17 +178,20 @@ def normalise_scripts(scripts: Mapping[str, Sequence[str | Step]]) -> dict[str, 
     """Check ``scripts`` and turn plain strings into message steps.
 
     Raises:
-        TypeError: a user id is not a str or a step is neither a str nor a Step.
-        ValueError: there are no users, or a user id is empty.
+        TypeError: a user id is not a str, a script is not a list, or a step is neither a str
+            nor a Step.
+        ValueError: there are no users, or a user id cannot be a session id (empty, longer
+            than ``MAX_SESSION_ID_LENGTH`` characters, or not valid Unicode).
     """
     if not isinstance(scripts, Mapping) or not scripts:
         raise ValueError("scripts must map at least one user id to a list of messages")
     result: dict[str, tuple[Step, ...]] = {}
     for user, script in scripts.items():
-        if not isinstance(user, str) or not user:
-            raise TypeError(f"user ids are non-empty str, got {user!r}")
-        if isinstance(script, str):
-            raise TypeError(f"the script of {user!r} is a single str; give a list of messages")
+        if not isinstance(user, str):
+            raise TypeError(f"user ids are non-empty str, got {brief(user)}")
+        check_user_id(user)
+        if isinstance(script, str | bytes | Mapping) or not isinstance(script, Iterable):
+            raise TypeError(f"the script of user {brief(user)} is not a list of messages")
         steps: list[Step] = []
         for item in script:
             if isinstance(item, Step):
@@ -200,30 +208,44 @@ def load_scripts(path: str | os.PathLike[str]) -> dict[str, tuple[Step, ...]]:
     """Read scripts from a JSON file: ``{"user": ["msg", {"event": "ping"}, ...], ...}``.
 
     A step is a message (a string), ``{"file": NAME, "type": MIME, "base64": DATA}`` (type and
-    base64 optional) or ``{"event": NAME, "payload": {...}}`` (payload optional).
+    base64 optional) or ``{"event": NAME, "payload": {...}}`` (payload optional, nested at most
+    ``MAX_PAYLOAD_DEPTH`` deep). User ids are session ids; no key may appear twice.
 
     Raises:
         OSError: the file cannot be read.
-        ValueError: the file is not JSON of that shape (the message says where).
+        ValueError: the file is not JSON of that shape (the message names the user and step).
     """
+    name = os.fspath(path)
     with open(path, encoding="utf-8") as fh:
         try:
-            raw = json.load(fh)
+            raw = json.load(fh, object_pairs_hook=unique_keys)
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{name} is not UTF-8 text: {exc}") from None
+        except RecursionError:
+            raise ValueError(f"{name} nests its JSON too deeply to read") from None
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{os.fspath(path)} is not valid JSON: {exc}") from exc
+            raise ValueError(f"{name} is not valid JSON: {exc}") from None
+        except ValueError as exc:  # a duplicate key, or a number with too many digits
+            raise ValueError(f"{name} cannot be read as scripts: {exc}") from None
     if not isinstance(raw, dict) or not raw:
         raise ValueError(
-            f'{os.fspath(path)} must hold a JSON object {{"user": ["message", ...]}} '
-            "with at least one user"
+            f'{name} must hold a JSON object {{"user": ["message", ...]}} with at least one user'
         )
     scripts: dict[str, tuple[Step, ...]] = {}
     for user, script in raw.items():
-        if not user or not isinstance(script, list):
-            raise ValueError(f"{os.fspath(path)}: user {user!r} needs a list of steps")
         try:
-            scripts[user] = tuple(Step.from_json(item) for item in script)
+            check_user_id(user)
         except ValueError as exc:
-            raise ValueError(f"{os.fspath(path)}: user {user!r}: {exc}") from exc
+            raise ValueError(f"{name}: {exc}") from None
+        if not isinstance(script, list):
+            raise ValueError(f"{name}: user {brief(user)} needs a list of steps")
+        steps = []
+        for index, item in enumerate(script):
+            try:
+                steps.append(Step.from_json(item))
+            except ValueError as exc:
+                raise ValueError(f"{name}: user {brief(user)}, step {index}: {exc}") from None
+        scripts[user] = tuple(steps)
     return scripts
 
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from runtime.cli import main
+from runtime.cli import build_parser, main
 from runtime.testing import seeded_chooser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,3 +138,145 @@ def test_without_a_seed_a_random_one_is_chosen_and_printed(
     assert code == 0
     first_line = capsys.readouterr().out.splitlines()[0]
     assert first_line.startswith("check-isolation runtime/examples/greetings.py: seed ")
+
+
+# -- bad scripts files: exit 2 with one line naming the user and step, never a traceback ----
+
+
+@pytest.mark.parametrize(
+    ("content", "complaint"),
+    [
+        pytest.param(
+            json.dumps({"a" * 300: ["hi"]}),
+            "has 300 characters; a user id is a session id, at most 256 characters",
+            id="user-id-too-long",
+        ),
+        pytest.param(
+            json.dumps({"bob": ["hi", {"event": ""}]}),
+            "user 'bob', step 1: an event name is a non-empty string, got ''",
+            id="event-name-empty",
+        ),
+        pytest.param(
+            '{"bob": ' + "[" * 100_000 + "]" * 100_000 + "}",
+            "nests its JSON too deeply to read",
+            id="json-too-deep",
+        ),
+    ],
+)
+def test_a_bad_scripts_file_exits_2_with_a_one_line_reason(
+    tmp_path: Path, content: str, complaint: str
+) -> None:
+    scripts = tmp_path / "scripts.json"
+    scripts.write_text(content)
+
+    result = check("runtime/examples/greetings.py", "--scripts", str(scripts), "--seed", "1")
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith(f"error: cannot read the scripts: {scripts}")
+    assert complaint in result.stderr
+    assert result.stderr.count("\n") == 1  # one line, no traceback
+    assert result.stdout == ""
+
+
+# -- caps on the size of a run: refused before anything runs ---------------------------------
+
+
+@pytest.fixture
+def nothing_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make check_isolation fail the test if the command line gets as far as running it."""
+
+    def run(*args: Any, **kwargs: Any) -> None:
+        pytest.fail("check_isolation ran: the arguments should have been refused first")
+
+    monkeypatch.setattr("runtime.testing.check_isolation", run)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "complaint"),
+    [
+        ("--users", "2000000", "argument --users: expected at most 10,000, got 2,000,000"),
+        ("--messages", "10001", "argument --messages: expected at most 10,000, got 10,001"),
+        ("--concurrency", "100000", "argument --concurrency: expected at most 256, got 100,000"),
+        ("--users", "9" * 5000, "argument --users: expected a whole number, got '99999"),
+        ("--seed", "1e3", "argument --seed: expected a whole number, got '1e3'"),
+    ],
+)
+def test_counts_beyond_their_caps_are_refused_by_the_parser(
+    capsys: pytest.CaptureFixture[str], option: str, value: str, complaint: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["check-isolation", "bot.py", option, value])
+
+    assert info.value.code == 2
+    assert complaint in capsys.readouterr().err
+
+
+def test_a_cap_leaves_realistic_runs_alone() -> None:
+    argv = ["check-isolation", "bot.py", "--users", "10000", "--messages", "20"]
+    args = build_parser().parse_args([*argv, "--concurrency", "256"])
+
+    assert (args.users, args.messages, args.concurrency) == (10_000, 20, 256)
+
+
+@pytest.mark.usefixtures("nothing_runs")
+def test_users_times_messages_beyond_the_cap_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["check-isolation", "bot.py", "--users", "10000", "--messages", "100"])
+
+    assert info.value.code == 2
+    assert "--users 10,000 x --messages 100 is 1,000,000 steps; at most 200,000" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.usefixtures("nothing_runs")
+@pytest.mark.parametrize(
+    ("users", "steps", "complaint"),
+    [
+        (10_001, 1, "10,001 users; at most 10,000"),
+        (1, 10_001, "user 'user-0' has 10,001 steps; at most 10,000"),
+        (21, 10_000, "210,000 steps in all; at most 200,000"),
+    ],
+)
+def test_a_scripts_file_beyond_the_caps_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], users: int, steps: int, complaint: str
+) -> None:
+    scripts = tmp_path / "scripts.json"
+    scripts.write_text(json.dumps({f"user-{n}": ["hi"] * steps for n in range(users)}))
+
+    code = main(["check-isolation", "bot.py", "--scripts", str(scripts)])
+
+    assert code == 2
+    assert capsys.readouterr().err == f"error: {scripts} is too big to check: {complaint}\n"
+
+
+# -- other inputs that used to end in a traceback --------------------------------------------
+
+
+def test_ctrl_c_exits_130_without_a_traceback(tmp_path: Path) -> None:
+    bot = tmp_path / "interrupted.py"
+    bot.write_text("raise KeyboardInterrupt  # as if Ctrl-C came while the bot loads\n")
+
+    result = check(str(bot))
+
+    assert result.returncode == 130
+    assert result.stderr == "interrupted\n"
+
+
+def test_a_report_quoting_undecodable_arguments_prints_on_a_strict_stdout() -> None:
+    key = "caf\udce9"  # the byte 0xe9 of a Latin-1 "cafe", as Python reads it from argv
+    options = ["--seed", "1", "--mode", "simulate", "--ignore-key", key]
+    result = subprocess.run(
+        [sys.executable, "-m", "runtime", "check-isolation", f"{RACY}/shared_counter.py", *options],
+        capture_output=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},  # strict, whatever the locale
+    )
+
+    assert result.returncode == 1, result.stderr.decode(errors="replace")
+    assert b"--ignore-key 'caf\\udce9'" in result.stdout
+    assert result.stderr == b""
