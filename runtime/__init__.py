@@ -4,6 +4,7 @@ Define a bot once with :class:`Bot`; serve it to many users with :class:`Runtime
 user's :class:`Session` is an actor that owns its data and handles its events one at a time.
 """
 
+from runtime.backends import Backend, RuntimeConfig, ThreadBackend
 from runtime.bot import (
     Bot,
     File,
@@ -23,17 +24,24 @@ from runtime.errors import (
     SessionAccessError,
     SessionCrashedError,
     SessionRuntimeError,
+    SessionValueError,
+    StoreError,
+    TurnTimeoutError,
 )
-from runtime.runtime import Runtime
-from runtime.session import ReceivedEvent, Session, SessionSnapshot
+from runtime.event import Event, ReceivedEvent, TurnKind
+from runtime.runtime import Runtime, RuntimeState
+from runtime.session import Session, SessionSnapshot
 from runtime.stats import RuntimeStats
 from runtime.store import MemoryStore, SessionStore
+from runtime.subscriptions import Subscription
 
 __all__ = [
+    "Backend",
     "Bot",
     "BotDefinitionError",
     "BotFrozenError",
     "BotLoadError",
+    "Event",
     "File",
     "Intent",
     "IntentClassifier",
@@ -42,6 +50,8 @@ __all__ = [
     "OverloadedError",
     "ReceivedEvent",
     "Runtime",
+    "RuntimeConfig",
+    "RuntimeState",
     "RuntimeStats",
     "RuntimeStoppedError",
     "Session",
@@ -50,8 +60,14 @@ __all__ = [
     "SessionRuntimeError",
     "SessionSnapshot",
     "SessionStore",
+    "SessionValueError",
     "SimpleIntentClassifier",
     "State",
+    "StoreError",
+    "Subscription",
+    "ThreadBackend",
+    "TurnKind",
+    "TurnTimeoutError",
     "fallback_intent",
 ]
 

@@ -8,6 +8,11 @@ per second they made the collector the largest single cost of an event (measured
 ``_condition`` is a small condition variable that subclasses the C ``RLock``, with its waiter
 list made on first wait. The lock must be reentrant: building the message of
 ``InvalidStateError`` calls ``repr(future)``, which takes the lock again.
+
+Done-callbacks are the caller's code, run on whatever thread settles the future (a session's
+worker). ``concurrent.futures`` lets a callback's ``BaseException`` (``SystemExit``) escape
+into that thread and skips the callbacks after it; ``ReplyFuture`` logs it and runs the rest,
+so a caller's callback can never reach the actor machinery.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from _thread import RLock, allocate_lock
 from collections.abc import Callable
 from concurrent.futures._base import PENDING
 from typing import Any, TypeVar
+
+from runtime.errors import describe_exception
+from runtime.log import get_logger
 
 __all__ = ["ReplyFuture"]
 
@@ -75,3 +83,15 @@ class ReplyFuture(concurrent.futures.Future[T]):
         self._exception = None
         self._waiters: list[Any] = []
         self._done_callbacks: list[Callable[[concurrent.futures.Future[T]], object]] = []
+
+    def _invoke_callbacks(self) -> None:
+        for callback in self._done_callbacks:
+            try:
+                callback(self)
+            except BaseException as exc:
+                get_logger().error(
+                    "future_callback_failed",
+                    callback=getattr(callback, "__qualname__", type(callback).__name__),
+                    error=describe_exception(exc),
+                    detail="the callback's exception was logged and dropped",
+                )

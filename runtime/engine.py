@@ -25,17 +25,17 @@ the session's context and counted; the turn goes on (BBF semantics). A chain of 
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.bot import Bot, File, IntentClassifierPrediction, State, TransitionKind
 from runtime.bot._intent import fallback_intent
 from runtime.bot._state import Transition
+from runtime.event import ReceivedEvent, TurnKind, make_received
 from runtime.log import get_logger
-from runtime.session import ReceivedEvent, Session
+from runtime.session import Session
 
-__all__ = ["DEFAULT_MAX_HOPS", "Engine", "TurnKind", "TurnOutcome"]
+__all__ = ["DEFAULT_MAX_HOPS", "Engine", "TurnKind", "TurnOutcome", "make_event"]
 
 DEFAULT_MAX_HOPS = 64
 
@@ -45,16 +45,6 @@ _NO_INTENT = TransitionKind.NO_INTENT
 _VARIABLE = TransitionKind.VARIABLE
 _FILE = TransitionKind.FILE
 _EVENT = TransitionKind.EVENT
-
-
-class TurnKind(enum.Enum):
-    """What started a turn."""
-
-    OPEN = "open"  # open_session: run the initial body if the session is new
-    MESSAGE = "message"  # a text message from the user
-    FILE = "file"  # a file from the user
-    EVENT = "event"  # a named event from outside (webhook, timer...)
-    RESET = "reset"  # forget the session and start over from the initial state
 
 
 @dataclass(slots=True)
@@ -116,20 +106,15 @@ class Engine:
         session: Session,
         kind: TurnKind,
         payload: Any = None,
-        message_id: str | None = None,
     ) -> TurnOutcome:
         """Run one turn on ``session`` and return its outcome.
 
         ``payload`` is the text for MESSAGE, the File for FILE, a ``ReceivedEvent`` for EVENT.
+        The turn changes the session in place and commits nothing: committing, rolling back
+        and exactly-once handling of ``message_id`` are :class:`runtime.turn.SessionTurns`'s.
         """
         outcome = TurnOutcome()
         data = session._data
-        if message_id is not None:
-            stored = data.replies_for(message_id)
-            if stored is not None:
-                outcome.replies = list(stored)
-                outcome.duplicate = True
-                return outcome
         outcome.replies = session._begin_turn(payload if kind is TurnKind.EVENT else None)
         turn = _Turn(session, kind, outcome)
         try:
@@ -147,8 +132,6 @@ class Engine:
                 self._on_event(turn)
         finally:
             session._end_turn()
-        if message_id is not None:
-            data.remember(message_id, outcome.replies)
         return outcome
 
     # -- incoming events --------------------------------------------------------------------
@@ -270,4 +253,4 @@ class Engine:
 
 def make_event(name: str, payload: Any) -> ReceivedEvent:
     """Build the ``session.event`` value for ``Runtime.send_event``."""
-    return ReceivedEvent(name, dict(payload) if payload else {})
+    return make_received(name, payload)

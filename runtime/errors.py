@@ -9,7 +9,13 @@ Every exception the runtime raises on purpose derives from one root::
      ├── SessionAccessError          a Session was used outside its own turn
      ├── RuntimeStoppedError         the Runtime is not running (not started, or stopped)
      ├── SessionCrashedError         a session's actor died while handling this event
+     ├── TurnTimeoutError            a turn ran longer than ``turn_timeout``; it will be undone
+     ├── StoreError                  the session store failed; the event had no effect
+     ├── SessionValueError           a session value cannot be copied or stored (also TypeError)
      └── OverloadedError             a queue bound was reached; the event was not accepted
+
+Every failed reply future means the same thing: nothing of that turn was committed (the session
+is as it was before the event). A resolved future means all of it was.
 
 Bad arguments to public entry points raise the builtin ``TypeError`` / ``ValueError`` with a
 message that names what was expected; they are programming errors, not runtime conditions.
@@ -28,6 +34,10 @@ __all__ = [
     "SessionAccessError",
     "SessionCrashedError",
     "SessionRuntimeError",
+    "SessionValueError",
+    "StoreError",
+    "TurnTimeoutError",
+    "describe_exception",
 ]
 
 
@@ -63,6 +73,42 @@ class SessionCrashedError(SessionRuntimeError):
     """
 
 
+class TurnTimeoutError(SessionRuntimeError):
+    """A turn ran longer than the Runtime's ``turn_timeout``.
+
+    Python cannot stop a running thread: the body goes on until it returns, and then its turn
+    is rolled back instead of committed. The session's later events wait behind it; other
+    sessions do not (the pool replaces the stuck worker).
+    """
+
+
+class StoreError(SessionRuntimeError):
+    """The session store failed while loading, saving or deleting a session.
+
+    The affected event (or passivation, or forget) had no effect: the session stays as it was,
+    live in memory when it was live. ``__cause__`` holds the store's exception. Retrying later
+    is safe.
+    """
+
+
+class SessionValueError(SessionRuntimeError, TypeError):
+    """A session value cannot be copied (or stored), so the turn that set it cannot commit.
+
+    Attributes:
+        key: the session key holding the value.
+        value_type: the value's type name.
+    """
+
+    def __init__(self, key: str, value: object) -> None:
+        self.key = key
+        self.value_type = type(value).__name__
+        super().__init__(
+            f"session value {key!r} of type {self.value_type} cannot be copied, so the turn "
+            "that set it was not committed; keep plain data in sessions (numbers, strings, "
+            "lists, dicts, dataclasses...) and resources (locks, sockets, clients) elsewhere"
+        )
+
+
 class OverloadedError(SessionRuntimeError):
     """An event was refused because a queue bound was reached.
 
@@ -80,3 +126,17 @@ class OverloadedError(SessionRuntimeError):
         self.bound = bound
         self.size = size
         self.limit = limit
+
+
+def describe_exception(exc: BaseException) -> str:
+    """Describe ``exc`` as ``Type: text`` without trusting its ``__str__`` (it may be user code).
+
+    Used wherever the runtime logs or wraps an exception raised by a bot or a store: a broken
+    ``__str__`` or ``__repr__`` must not hide the failure or break the runtime's own handling.
+    """
+    name = type(exc).__name__
+    try:
+        text = str(exc)
+    except BaseException:
+        return f"{name} (its message could not be read)"
+    return f"{name}: {text}" if text else name

@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 import concurrent.futures
+import enum
 import threading
 import weakref
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Self
 
-from runtime._future import ReplyFuture
-from runtime.actors import Dispatcher, Supervisor, TurnRequest
+from runtime._checks import check_seconds
+from runtime.backends import Backend, RuntimeConfig, ThreadBackend
 from runtime.bot import Bot, File
-from runtime.engine import DEFAULT_MAX_HOPS, Engine, TurnKind, make_event
-from runtime.errors import OverloadedError, RuntimeStoppedError
+from runtime.engine import DEFAULT_MAX_HOPS
+from runtime.errors import RuntimeStoppedError, describe_exception
+from runtime.event import (
+    MAX_ID_LENGTH,
+    Event,
+    TurnKind,
+    check_event,
+    check_id,
+    make_received,
+)
 from runtime.log import get_logger
 from runtime.session import SessionSnapshot
-from runtime.stats import Counters, RuntimeStats
+from runtime.stats import RuntimeStats
 from runtime.store import MemoryStore, SessionStore
+from runtime.subscriptions import ReplyCallback, Subscription
 
-__all__ = ["MAX_SESSION_ID_LENGTH", "Runtime", "live_runtimes"]
+__all__ = ["MAX_SESSION_ID_LENGTH", "Runtime", "RuntimeState", "live_runtimes"]
 
-MAX_SESSION_ID_LENGTH = 256
+MAX_SESSION_ID_LENGTH = MAX_ID_LENGTH
 
 Replies = concurrent.futures.Future[list[str]]
 
@@ -34,26 +44,22 @@ def live_runtimes() -> list[Runtime]:
     return list(_LIVE)
 
 
-def _check_session_id(session_id: object) -> str:
-    if not isinstance(session_id, str):
-        raise TypeError(f"session_id must be a str, got {type(session_id).__name__}")
-    if not session_id:
-        raise ValueError("session_id must be a non-empty str")
-    if len(session_id) > MAX_SESSION_ID_LENGTH:
-        raise ValueError(
-            f"session_id must be at most {MAX_SESSION_ID_LENGTH} characters, got {len(session_id)}"
-        )
-    return session_id
+class RuntimeState(enum.Enum):
+    """Where a Runtime is in its life (``Runtime.state``)."""
+
+    NEW = "new"  # built, not started: events are refused
+    RUNNING = "running"  # started: events are accepted
+    STOPPING = "stopping"  # stop() is draining: new events are refused, accepted ones finish
+    STOPPED = "stopped"  # stopped for good (runtimes do not restart)
 
 
-def _check_message_id(message_id: object) -> str | None:
-    if message_id is None:
+def _optional_bound(name: str, value: object, minimum: int = 1) -> int | None:
+    if value is None:
         return None
-    if not isinstance(message_id, str) or not message_id:
-        raise TypeError(f"message_id must be a non-empty str or None, got {message_id!r}")
-    if len(message_id) > MAX_SESSION_ID_LENGTH:
-        raise ValueError(f"message_id must be at most {MAX_SESSION_ID_LENGTH} characters")
-    return message_id
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        what = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise ValueError(f"{name} must be {what} or None, got {value!r}")
+    return value
 
 
 class Runtime:
@@ -64,21 +70,32 @@ class Runtime:
     initial body's replies come first. Events of one session are handled one at a time, in the
     order they were sent; different sessions run concurrently.
 
+    A resolved future means the whole turn was committed (its data, history, replies and
+    ``message_id`` record); a failed one means none of it was: the session is exactly as it was
+    before the event (``SessionCrashedError``, ``TurnTimeoutError``, ``StoreError``,
+    ``SessionValueError``, ``RuntimeStoppedError``, ``OverloadedError``).
+
     Args:
         bot: the bot to serve; it is frozen when the runtime starts.
-        store: where passivated sessions go (None: a new in-memory ``MemoryStore``).
-        idle_timeout: passivate a session after this many seconds without events (None:
-            never). A passivated session comes back transparently on its next event.
-        max_live_sessions: keep about this many session actors live; beyond it the least
-            recently used are passivated (down to 90% of it, by a background sweeper).
+        store: where sessions are kept when not live (None: a new in-memory ``MemoryStore``).
+        backend: what runs the sessions (None: a ``ThreadBackend`` of this process).
+        idle_timeout: passivate a session after at least this many seconds without events
+            (None: never). A passivated session comes back transparently on its next event.
+        max_live_sessions: keep about this many sessions live; beyond it the least recently
+            used are passivated (down to 90% of it, by a background sweeper).
         max_session_queue: the most events queued for one session; past it the returned
             future fails at once with ``OverloadedError`` and nothing is queued.
         max_pending: the most accepted, unresolved events in the whole runtime (same).
-        workers: dispatcher threads kept running (and kept free of blocked bodies).
-        max_workers: the most dispatcher threads while bodies block.
+        workers: threads of the default backend kept running (and kept free of blocked bodies).
+        max_workers: the most threads of the default backend while bodies block.
         max_hops: the most state moves one event may cause before the chain is cut.
         slice_budget: the most events one session handles before yielding its thread.
         drain_timeout: seconds ``stop()`` waits for accepted events by default.
+        turn_timeout: seconds after which a running turn's future fails with
+            ``TurnTimeoutError`` (None: never). Python cannot stop the body: the turn is rolled
+            back when it returns, and the pool adds a thread so other sessions go on.
+        max_history: keep at most this many chat history entries per session, the newest
+            (None: all); ``session.chat_history`` is what is kept.
 
     Example::
 
@@ -91,15 +108,18 @@ class Runtime:
         bot: Bot,
         *,
         store: SessionStore | None = None,
+        backend: Backend | None = None,
         idle_timeout: float | None = None,
         max_live_sessions: int | None = None,
         max_session_queue: int | None = 10_000,
         max_pending: int | None = 1_000_000,
-        workers: int = 2,
-        max_workers: int = 128,
+        workers: int | None = None,
+        max_workers: int | None = None,
         max_hops: int = DEFAULT_MAX_HOPS,
-        slice_budget: int = 16,
+        slice_budget: int | None = None,
         drain_timeout: float = 5.0,
+        turn_timeout: float | None = None,
+        max_history: int | None = None,
     ) -> None:
         if not isinstance(bot, Bot):
             raise TypeError(f"Runtime needs a Bot, got {type(bot).__name__}")
@@ -108,102 +128,111 @@ class Runtime:
                 "store must implement SessionStore (load, save, delete, session_ids, "
                 f"__len__, close), got {type(store).__name__}"
             )
-        if idle_timeout is not None and (
-            not isinstance(idle_timeout, int | float)
-            or isinstance(idle_timeout, bool)
-            or idle_timeout <= 0
-        ):
-            raise ValueError(f"idle_timeout must be seconds > 0 or None, got {idle_timeout!r}")
-        for arg, bound in (
-            ("max_live_sessions", max_live_sessions),
-            ("max_session_queue", max_session_queue),
-            ("max_pending", max_pending),
-        ):
-            if bound is not None and (
-                not isinstance(bound, int) or isinstance(bound, bool) or bound < 1
-            ):
-                raise ValueError(f"{arg} must be a positive int or None, got {bound!r}")
-        if not isinstance(drain_timeout, int | float) or drain_timeout < 0:
-            raise ValueError(f"drain_timeout must be seconds >= 0, got {drain_timeout!r}")
+        pool = {"workers": workers, "max_workers": max_workers, "slice_budget": slice_budget}
+        given = {name: value for name, value in pool.items() if value is not None}
+        if backend is None:
+            backend = ThreadBackend(**given)
+        elif not isinstance(backend, Backend):
+            raise TypeError(f"backend must implement Backend, got {type(backend).__name__}")
+        elif given:
+            raise ValueError(
+                f"{', '.join(given)} configure the default backend; pass them to the backend "
+                "you give instead"
+            )
+        if idle_timeout is not None:
+            check_seconds("idle_timeout", idle_timeout)
+        if turn_timeout is not None:
+            check_seconds("turn_timeout", turn_timeout)
+        check_seconds("drain_timeout", drain_timeout, allow_zero=True)
         if not isinstance(max_hops, int) or isinstance(max_hops, bool) or max_hops < 1:
             raise ValueError(f"max_hops must be a positive int, got {max_hops!r}")
+        self.config = RuntimeConfig(
+            idle_timeout=idle_timeout,
+            max_live_sessions=_optional_bound("max_live_sessions", max_live_sessions),
+            max_session_queue=_optional_bound("max_session_queue", max_session_queue),
+            max_pending=_optional_bound("max_pending", max_pending),
+            max_hops=max_hops,
+            max_history=_optional_bound("max_history", max_history, minimum=0),
+            turn_timeout=turn_timeout,
+        )
         self.bot = bot
         self.store: SessionStore = MemoryStore() if store is None else store
-        self._idle_timeout = idle_timeout
-        self._max_live_sessions = max_live_sessions
-        self._max_session_queue = max_session_queue
-        self._max_pending = max_pending
-        self._max_hops = max_hops
+        self.backend: Backend = backend
         self._drain_timeout = float(drain_timeout)
-        self._dispatcher = Dispatcher(
-            workers=workers, max_workers=max_workers, slice_budget=slice_budget
-        )
-        self._counters = Counters()
-        self._supervisor: Supervisor | None = None
+        self._state = RuntimeState.NEW
         self._lifecycle = threading.Lock()
-        self._stopped = False
-        self._log = get_logger(bot=bot.name)
+        self._finalizer: weakref.finalize[Any, Any] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
+    @property
+    def state(self) -> RuntimeState:
+        """Where the runtime is in its life."""
+        return self._state
+
+    @property
+    def running(self) -> bool:
+        """Whether the runtime accepts events."""
+        return self._state is RuntimeState.RUNNING
+
     def start(self) -> Self:
-        """Freeze the bot and start serving.
+        """Freeze the bot and start serving (does nothing if already running).
 
         Raises:
             BotDefinitionError: the bot has no initial state.
             RuntimeStoppedError: this runtime was stopped (runtimes do not restart).
         """
         with self._lifecycle:
-            if self._stopped:
-                raise RuntimeStoppedError("a stopped Runtime cannot restart; create a new one")
-            if self._supervisor is not None:
+            if self._state is RuntimeState.RUNNING:
                 return self
+            if self._state is not RuntimeState.NEW:
+                raise RuntimeStoppedError("a stopped Runtime cannot restart; create a new one")
             self.bot.freeze()
-            engine = Engine(self.bot, max_hops=self._max_hops)
-            self._supervisor = Supervisor(
-                engine,
-                self._dispatcher,
-                self._counters,
-                self.store,
-                idle_timeout=self._idle_timeout,
-                max_live_sessions=self._max_live_sessions,
+            self.backend.start(self.bot, self.store, self.config)
+            self._state = RuntimeState.RUNNING
+            # A runtime dropped without stop() still stops its threads (when it is collected,
+            # or at interpreter exit). The callback holds the backend, never the runtime.
+            self._finalizer = weakref.finalize(
+                self, _close_dropped, self.backend, self._drain_timeout
             )
-            self._dispatcher.start()
-            self._counters.running = True
             _LIVE.add(self)
         return self
 
     def stop(self, timeout: float | None = None) -> bool:
-        """Stop accepting events, drain the accepted ones, and stop the workers.
+        """Stop accepting events, drain the accepted ones, and stop every thread.
 
         Events accepted before ``stop()`` are handled if they finish within ``timeout``
-        seconds (``drain_timeout`` by default); the rest fail with ``RuntimeStoppedError``.
-        No future is left pending. Calling it again does nothing.
+        seconds (``drain_timeout`` by default); the rest fail with ``RuntimeStoppedError`` and
+        their turns are not committed (a body still running is rolled back when it returns).
+        No future is left pending, and ``stop`` returns within about ``timeout``. Calling it
+        again does nothing.
 
         Returns:
             True if every accepted event was handled, False if some were failed.
+
+        Raises:
+            ValueError: ``timeout`` is not a finite number >= 0 (nothing was stopped).
+            StoreError: saving live sessions to the store failed; everything else stopped.
         """
+        wait = (
+            self._drain_timeout
+            if timeout is None
+            else check_seconds("timeout", timeout, allow_zero=True)
+        )
         with self._lifecycle:
-            if self._stopped:
+            if self._state is RuntimeState.STOPPED:
                 return True
-            self._stopped = True
+            if self._state is RuntimeState.NEW:
+                self._state = RuntimeState.STOPPED
+                return True
+            self._state = RuntimeState.STOPPING
             _LIVE.discard(self)
-            self._counters.running = False
-            supervisor = self._supervisor
-            if supervisor is None:
-                return True
-            wait = self._drain_timeout if timeout is None else timeout
-            drained = self._counters.wait_idle(wait)
-            if not drained:
-                self._log.warning(
-                    "runtime_stop_timed_out",
-                    pending=self._counters.pending,
-                    timeout=wait,
-                    detail="events still pending are failed with RuntimeStoppedError",
-                )
-            supervisor.close()
-            self._dispatcher.stop(timeout=min(wait, 1.0) if not drained else wait)
-            return drained
+            if self._finalizer is not None:
+                self._finalizer.detach()
+            try:
+                return self.backend.close(wait)
+            finally:
+                self._state = RuntimeState.STOPPED
 
     def __enter__(self) -> Self:
         return self.start()
@@ -216,12 +245,27 @@ class Runtime:
     ) -> None:
         self.stop()
 
-    @property
-    def running(self) -> bool:
-        """Whether the runtime accepts events."""
-        return self._counters.running
-
     # -- events -----------------------------------------------------------------------------
+
+    def submit(self, event: Event) -> Replies:
+        """Hand ``event`` to its session; every other event method is a wrapper of this.
+
+        Returns:
+            A future of the replies produced while handling the event.
+
+        Raises:
+            TypeError, ValueError: the event is invalid (the message says which field).
+            RuntimeStoppedError: the runtime is not running.
+        """
+        return self._submit(check_event(event))
+
+    def _submit(self, event: Event) -> Replies:
+        if self._state is not RuntimeState.RUNNING:
+            raise RuntimeStoppedError(
+                "the runtime is not running: start it (use `with Runtime(bot) as rt:`) "
+                "and send events before stop()"
+            )
+        return self.backend.submit(event)
 
     def open_session(self, session_id: str) -> Replies:
         """Open a session: run the initial state's body if the session is new.
@@ -229,7 +273,7 @@ class Runtime:
         Returns:
             A future of the initial body's replies (empty if the session was already open).
         """
-        return self._submit(session_id, TurnKind.OPEN, None, None)
+        return self._submit(Event(check_id("session_id", session_id), TurnKind.OPEN))
 
     def send_message(self, session_id: str, text: str, *, message_id: str | None = None) -> Replies:
         """Send a user's text message to their session.
@@ -237,8 +281,8 @@ class Runtime:
         Args:
             session_id: the user's session; opened first if unknown.
             text: the message.
-            message_id: an id for the message; a resend with the same id returns the replies
-                of the first delivery instead of running the bot again.
+            message_id: an id for the message; a resend with the id of a committed turn
+                returns that turn's replies instead of running the bot again.
 
         Returns:
             A future of the replies produced while handling the message.
@@ -246,35 +290,47 @@ class Runtime:
         Raises:
             TypeError, ValueError: an argument is invalid (the message says which).
             RuntimeStoppedError: the runtime is not running.
-            OverloadedError: a queue bound was reached; nothing was queued.
         """
+        check_id("session_id", session_id)
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
         if message_id is not None:
             _check_message_id(message_id)
-        return self._submit(session_id, TurnKind.MESSAGE, text, message_id)
+        return self._submit(Event(session_id, TurnKind.MESSAGE, text, message_id))
 
     def send_file(self, session_id: str, file: File, *, message_id: str | None = None) -> Replies:
         """Send a user's file to their session (see :meth:`send_message`)."""
+        check_id("session_id", session_id)
         if not isinstance(file, File):
             raise TypeError(f"file must be a runtime.File, got {type(file).__name__}")
-        return self._submit(session_id, TurnKind.FILE, file, _check_message_id(message_id))
+        if message_id is not None:
+            _check_message_id(message_id)
+        return self._submit(Event(session_id, TurnKind.FILE, file, message_id))
 
     def send_event(
-        self, session_id: str, name: str, payload: Mapping[str, Any] | None = None
+        self,
+        session_id: str,
+        name: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        message_id: str | None = None,
     ) -> Replies:
         """Send a named event (a webhook, a timer...) to a session.
 
         While it is handled, ``session.event`` is ``ReceivedEvent(name, payload)``; the first
         variable or custom-event transition of the current state that holds moves the session.
         """
+        check_id("session_id", session_id)
         if not isinstance(name, str) or not name:
             raise TypeError(f"event name must be a non-empty str, got {name!r}")
         if payload is not None and not isinstance(payload, Mapping):
             raise TypeError(
                 f"event payload must be a mapping or None, got {type(payload).__name__}"
             )
-        return self._submit(session_id, TurnKind.EVENT, make_event(name, payload), None)
+        if message_id is not None:
+            _check_message_id(message_id)
+        received = make_received(name, payload)
+        return self._submit(Event(session_id, TurnKind.EVENT, received, message_id))
 
     def reset(self, session_id: str) -> Replies:
         """Forget the session's data and history and start it again from the initial state.
@@ -282,57 +338,51 @@ class Runtime:
         Returns:
             A future of the initial body's replies.
         """
-        return self._submit(session_id, TurnKind.RESET, None, None)
+        return self._submit(Event(check_id("session_id", session_id), TurnKind.RESET))
 
-    def _submit(
-        self, session_id: str, kind: TurnKind, payload: Any, message_id: str | None
-    ) -> Replies:
-        _check_session_id(session_id)
-        supervisor = self._supervisor
-        counters = self._counters
-        future: Replies = ReplyFuture()
-        if self._max_pending is not None and counters.pending_now >= self._max_pending:
-            return self._reject(future, "pending_events", counters.pending_now, self._max_pending)
-        counters.accept()  # raises if not running
-        assert supervisor is not None
-        cell = supervisor.route(session_id)
-        limit = self._max_session_queue
-        if limit is not None and len(cell.inbox) >= limit:
-            counters.unaccept()
-            return self._reject(future, "session_queue", len(cell.inbox), limit)
-        request = TurnRequest(kind, payload, message_id, future)
-        # Not contextlib.suppress: this is every event's path, and a bare try costs nothing.
-        try:  # noqa: SIM105
-            supervisor.deliver(session_id, request, cell)
-        except RuntimeStoppedError:
-            pass  # stop() raced us: deliver() failed the future, which the caller now sees
-        return future
-
-    def _reject(self, future: Replies, bound: str, size: int, limit: int) -> Replies:
-        if not self.running:
-            raise RuntimeStoppedError("the runtime is not running")
-        self._counters.rejected()
-        future.set_exception(OverloadedError(bound, size, limit))
-        return future
+    # -- session management -----------------------------------------------------------------
 
     def passivate(self, session_id: str) -> concurrent.futures.Future[bool]:
         """Move a live session to the store once the events already sent to it are handled.
 
         Returns:
             A future of whether the session is passivated: False if it is unknown, or if
-            another event arrived meanwhile (then it stays live).
+            another event arrived meanwhile (then it stays live). It fails with ``StoreError``
+            if the store refused the session, which then stays live and intact.
         """
-        _check_session_id(session_id)
-        supervisor = self._supervisor
-        if supervisor is None or not self.running:
+        check_id("session_id", session_id)
+        self._check_running()
+        return self.backend.passivate(session_id)
+
+    def forget(self, session_id: str) -> concurrent.futures.Future[bool]:
+        """Erase a session, live and stored, once the events already sent to it are handled.
+
+        Events sent after it find a new session. Subscriptions are kept.
+
+        Returns:
+            A future of whether the session existed. It fails with ``StoreError`` if the
+            store could not delete it (then nothing was forgotten).
+        """
+        check_id("session_id", session_id)
+        self._check_running()
+        return self.backend.forget(session_id)
+
+    def subscribe(self, session_id: str, callback: ReplyCallback) -> Subscription:
+        """Call ``callback(event, replies)`` after each committed turn of the session.
+
+        Turns are delivered in turn order, on the session's thread, whatever sent their event
+        (this connection, a webhook, a timer). Keep the callback quick; its exceptions are
+        logged and dropped. See ``runtime.subscriptions``.
+
+        Returns:
+            A ``Subscription``; ``cancel()`` it (or use it as a context manager) to stop.
+        """
+        check_id("session_id", session_id)
+        return self.backend.subscribe(session_id, callback)
+
+    def _check_running(self) -> None:
+        if self._state is not RuntimeState.RUNNING:
             raise RuntimeStoppedError("the runtime is not running")
-        future: concurrent.futures.Future[bool] = concurrent.futures.Future()
-        cell = supervisor.get(session_id)
-        if cell is None:
-            future.set_result(self.store.load(session_id) is not None)
-        else:
-            supervisor.request_passivation(cell, future)
-        return future
 
     # -- inspection -------------------------------------------------------------------------
 
@@ -340,33 +390,40 @@ class Runtime:
         """Return a frozen copy of the session after the events already sent to it.
 
         Returns:
-            The snapshot, or None if the session does not exist.
+            The snapshot (it shares nothing with the live session), or None if the session
+            does not exist.
 
         Raises:
             TimeoutError: the session did not answer within ``timeout`` seconds.
             RuntimeStoppedError: the runtime is not running.
+            StoreError: the session is not live and the store failed to load it.
         """
-        _check_session_id(session_id)
-        supervisor = self._supervisor
-        if supervisor is None or not self.running:
-            raise RuntimeStoppedError("the runtime is not running")
-        return supervisor.snapshot(session_id, timeout)
+        check_id("session_id", session_id)
+        check_seconds("timeout", timeout)
+        self._check_running()
+        return self.backend.snapshot(session_id, timeout)
 
     def session_ids(self) -> list[str]:
-        """Return the ids of the sessions this runtime holds."""
-        supervisor = self._supervisor
-        return [] if supervisor is None else supervisor.session_ids()
+        """Return the ids of the sessions this runtime holds, live or stored."""
+        return self.backend.session_ids()
 
     def stats(self) -> RuntimeStats:
         """Return the runtime's counters now (a frozen dataclass)."""
-        pool = self._dispatcher.statistics()
-        supervisor = self._supervisor
-        return self._counters.snapshot(
-            sessions_live=0 if supervisor is None else len(supervisor),
-            workers=pool.workers,
-            peak_workers=pool.peak_workers,
-        )
+        return self.backend.stats()
 
     def __repr__(self) -> str:
-        state = "running" if self.running else ("stopped" if self._stopped else "new")
-        return f"Runtime({self.bot.name!r}, {state})"
+        return f"Runtime({self.bot.name!r}, {self._state.value})"
+
+
+def _check_message_id(message_id: object) -> None:
+    if not isinstance(message_id, str) or not message_id:
+        raise TypeError(f"message_id must be a non-empty str or None, got {message_id!r}")
+    check_id("message_id", message_id)
+
+
+def _close_dropped(backend: Backend, timeout: float) -> None:
+    """Stop the backend of a runtime that was dropped (or left running at exit)."""
+    try:
+        backend.close(timeout)
+    except Exception as exc:  # a finalizer must not raise
+        get_logger().error("runtime_close_failed", error=describe_exception(exc))

@@ -8,7 +8,6 @@ gets ``SessionAccessError`` and the other user's data stays untouched.
 
 from __future__ import annotations
 
-import copy
 import threading
 import types
 from collections import OrderedDict
@@ -16,7 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from runtime._values import copy_values
 from runtime.errors import SessionAccessError
+from runtime.event import ReceivedEvent
 
 if TYPE_CHECKING:
     from runtime.bot import Bot, File, IntentClassifierPrediction, State
@@ -27,14 +28,6 @@ _get_ident = threading.get_ident
 
 #: How many message_id -> replies pairs a session remembers to answer resends.
 MESSAGE_ID_MEMORY = 128
-
-
-@dataclass(frozen=True)
-class ReceivedEvent:
-    """An event sent with ``Runtime.send_event``, visible as ``session.event`` in its turn."""
-
-    name: str
-    payload: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -68,31 +61,17 @@ class SessionData:
     replies_by_message_id: OrderedDict[str, tuple[str, ...]] | None = None
 
     def clear(self) -> None:
-        """Forget everything but the id (a reset)."""
+        """Forget the conversation (a reset): state, data, history, last intent, file, message.
+
+        The ``message_id`` memory is kept: a resend of a message handled before the reset must
+        still not run the bot again.
+        """
         self.state = None
         self.data = {}
         self.chat_history = []
         self.predicted_intent = None
         self.file = None
         self.message = None
-        self.replies_by_message_id = None
-
-    def checkpoint(self) -> tuple[Any, ...]:
-        """Capture what a turn may change, cheaply, so a crashed turn can be undone."""
-        return (
-            self.state,
-            dict(self.data),
-            len(self.chat_history),
-            self.predicted_intent,
-            self.file,
-            self.message,
-        )
-
-    def restore(self, checkpoint: tuple[Any, ...]) -> None:
-        """Undo a turn: return to what :meth:`checkpoint` captured."""
-        self.state, data, history_len, self.predicted_intent, self.file, self.message = checkpoint
-        self.data = data
-        del self.chat_history[history_len:]
 
     def replies_for(self, message_id: str) -> tuple[str, ...] | None:
         """Return the replies already produced for ``message_id``, if remembered."""
@@ -109,15 +88,15 @@ class SessionData:
             memory.popitem(last=False)
 
     def snapshot(self) -> SessionSnapshot:
-        """Return a frozen, deep copy of the session."""
-        try:
-            data = copy.deepcopy(self.data)
-        except Exception:  # an uncopyable value (a lock, a socket): share it, read-only view
-            data = dict(self.data)
+        """Return a frozen, deep copy of the session.
+
+        Raises:
+            SessionValueError: a value cannot be copied (it names the key).
+        """
         return SessionSnapshot(
             id=self.id,
             state=self.state or "",
-            data=types.MappingProxyType(data),
+            data=types.MappingProxyType(copy_values(self.data)),
             chat_history=tuple(self.chat_history),
         )
 

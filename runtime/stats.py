@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import weakref
 from collections import deque
 from dataclasses import dataclass
@@ -38,12 +37,17 @@ class RuntimeStats:
     classifier_errors: int  # exceptions raised by the classifier (logged; fallback predicted)
     hop_limit_hits: int  # turns cut because their hops exceeded max_hops
     actor_restarts: int  # session actors replaced after dying
-    sessions_passivated: int  # sessions moved to the store and not back yet
+    sessions_passivated: int  # sessions this runtime moved to the store and did not bring back
     activations: int  # session actors started for a session (first contact or rehydration)
     rehydrations: int  # sessions loaded back from the store
     passivations: int  # sessions moved to the store
     workers: int  # dispatcher worker threads now
     peak_workers: int  # most dispatcher worker threads at once
+    turn_timeouts: int = 0  # turns failed for running past turn_timeout (rolled back later)
+    store_errors: int = 0  # store loads, saves and deletes that failed (the event had no effect)
+    value_errors: int = 0  # turns not committed because a session value could not be copied
+    sessions_forgotten: int = 0  # sessions erased with Runtime.forget
+    subscribers: int = 0  # reply subscriptions now
 
 
 _FIELDS = (
@@ -62,6 +66,10 @@ _FIELDS = (
     "activations",
     "rehydrations",
     "passivations",
+    "turn_timeouts",
+    "store_errors",
+    "value_errors",
+    "forgotten",
 )
 
 
@@ -85,6 +93,10 @@ class CounterCell:
     activations: int
     rehydrations: int
     passivations: int
+    turn_timeouts: int
+    store_errors: int
+    value_errors: int
+    forgotten: int
 
     def __init__(self) -> None:
         for name in _FIELDS:
@@ -119,6 +131,10 @@ class Counters:
 
     def __init__(self) -> None:
         self.running = False
+        self._drained: threading.Event | None = None
+        # Ids of the sessions this runtime passivated and did not load back (set.add/discard
+        # are atomic under the GIL). Ids are shared with the store's keys: ~50 bytes each.
+        self.passivated: set[str] = set()  # set when pending reaches 0 while draining
         # One entry per accepted, unresolved event: deque append/pop are atomic under the GIL,
         # so len() is a lock-free pending count for the backpressure bound and for draining.
         self._pending: deque[None] = deque()
@@ -181,10 +197,12 @@ class Counters:
         """Note that one accepted event was resolved (processed, failed or cancelled)."""
         # IndexError cannot happen if every resolution is counted once; never let it escape.
         # (Not contextlib.suppress: this runs for every event.)
-        try:  # noqa: SIM105
+        try:
             self._pending.pop()
         except IndexError:
-            pass
+            return
+        if self._drained is not None and not self._pending:
+            self._drained.set()
 
     @property
     def pending_now(self) -> int:
@@ -197,16 +215,14 @@ class Counters:
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no event is pending; return False if ``timeout`` ran out first."""
-        deadline = time.monotonic() + timeout
-        pause = threading.Event()
-        while self._pending:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            pause.wait(min(remaining, 0.002))
-        return True
+        drained = self._drained = threading.Event()
+        if not self._pending:
+            return True
+        return drained.wait(timeout) or not self._pending
 
-    def snapshot(self, sessions_live: int, workers: int, peak_workers: int) -> RuntimeStats:
+    def snapshot(
+        self, sessions_live: int, workers: int, peak_workers: int, subscribers: int = 0
+    ) -> RuntimeStats:
         """Return the frozen view ``Runtime.stats()`` hands out."""
         t = self.totals()
         return RuntimeStats(
@@ -224,10 +240,15 @@ class Counters:
             classifier_errors=t["classifier_errors"],
             hop_limit_hits=t["hop_limit_hits"],
             actor_restarts=t["restarts"],
-            sessions_passivated=t["passivations"] - t["rehydrations"],
+            sessions_passivated=len(self.passivated),
             activations=t["activations"],
             rehydrations=t["rehydrations"],
             passivations=t["passivations"],
             workers=workers,
             peak_workers=peak_workers,
+            turn_timeouts=t["turn_timeouts"],
+            store_errors=t["store_errors"],
+            value_errors=t["value_errors"],
+            sessions_forgotten=t["forgotten"],
+            subscribers=subscribers,
         )

@@ -11,7 +11,9 @@ from structlog.testing import capture_logs
 
 from runtime import Bot, File, Intent, IntentClassifierPrediction, Session, fallback_intent
 from runtime.engine import Engine, TurnKind, TurnOutcome, make_event
+from runtime.event import Event
 from runtime.session import SessionData
+from runtime.turn import SessionTurns
 
 
 def reply(text: str) -> Any:
@@ -23,18 +25,19 @@ def reply(text: str) -> Any:
 
 
 class Harness:
-    """One session driven turn by turn through an Engine, no actors."""
+    """One session driven turn by turn through an Engine and the commit point, no actors."""
 
     def __init__(self, bot: Bot, **engine_options: Any) -> None:
         bot.freeze()
         self.engine = Engine(bot, **engine_options)
         self.data = SessionData("alice")
-        self.session = Session(self.data, bot)
+        self.turns = SessionTurns(self.engine, self.data)
+        self.session = self.turns.session
 
     def turn(
         self, kind: TurnKind, payload: Any = None, message_id: str | None = None
     ) -> TurnOutcome:
-        return self.engine.run_turn(self.session, kind, payload, message_id)
+        return self.turns.run(Event("alice", kind, payload, message_id))
 
     def say(self, text: str, message_id: str | None = None) -> list[str]:
         return self.turn(TurnKind.MESSAGE, text, message_id).replies

@@ -1,28 +1,36 @@
-"""Actors: the pooled pykka actor type, its dispatcher, session actors and their supervisor.
+"""Actors: the pooled pykka actor type, its dispatcher, session actors and their helpers.
 
-Internal: bot authors never see actors; the Runtime facade is the only user of this package.
+Internal: bot authors never see actors; the thread backend is the only user of this package.
 """
 
+from runtime.actors._cell import Lifecycle, SessionCell
+from runtime.actors._directory import Directory
 from runtime.actors._dispatcher import Dispatcher, DispatcherStats
 from runtime.actors._pooled import PooledActor, PooledInbox
-from runtime.actors._session_actor import (
+from runtime.actors._requests import (
     SNAPSHOT,
+    ForgetRequest,
     PassivateRequest,
-    SessionActor,
-    SessionCell,
+    Settlement,
     TurnRequest,
 )
-from runtime.actors._supervisor import Supervisor
+from runtime.actors._session_actor import ActorContext, SessionActor
+from runtime.actors._sweeper import Sweeper
 
 __all__ = [
     "SNAPSHOT",
+    "ActorContext",
+    "Directory",
     "Dispatcher",
     "DispatcherStats",
+    "ForgetRequest",
+    "Lifecycle",
     "PassivateRequest",
     "PooledActor",
     "PooledInbox",
     "SessionActor",
     "SessionCell",
-    "Supervisor",
+    "Settlement",
+    "Sweeper",
     "TurnRequest",
 ]

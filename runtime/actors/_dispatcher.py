@@ -20,6 +20,14 @@ CPU-bound or GIL-starved slices never grow the pool. Workers beyond ``workers`` 
 ``idle_timeout`` seconds without work, or once no worker has been blocked for ``idle_timeout``
 seconds even if work keeps coming.
 
+Messages that never end (an endless loop, a call that never returns) cannot be pre-empted in
+Python, but they can be noticed: with ``message_timeout`` set, the monitor notes how many
+messages each worker has handled; a worker whose count has not moved for ``message_timeout``
+seconds is *overrun*. The monitor tells the actor once (``PooledActor.on_overrun``, which the
+session actor uses to fail the turn's future) and stops counting that worker as one of the pool:
+it starts a replacement when work waits, even for CPU-bound bodies and beyond ``max_workers``
+(up to ``max_workers`` overrun workers more), so the other actors keep moving.
+
 One case it cannot tell apart: on a host so overloaded that the kernel starves a spinning
 worker below 5% CPU, that worker looks blocked and the pool grows (up to ``max_workers``); this
 costs threads, not correctness.
@@ -34,12 +42,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from runtime._checks import check_seconds
 from runtime.log import get_logger
 
 if TYPE_CHECKING:
     from runtime.actors._pooled import PooledActor
 
-__all__ = ["Dispatcher", "DispatcherStats"]
+__all__ = ["Dispatcher", "DispatcherStats", "WorkerTrace"]
 
 _SHUTDOWN = object()
 _names = itertools.count()
@@ -54,13 +63,29 @@ class DispatcherStats:
     stalled_workers: int  # workers inside one slice for longer than stall_after
     queued_actors: int  # actors waiting on the run queue
     slices: int  # slices run so far (approximate: counted without a lock)
+    overrun_workers: int = 0  # workers stuck in one message longer than message_timeout
 
 
-class _Worker:
-    __slots__ = ("baseline", "cpu_clock", "slice_started", "thread")
+class WorkerTrace:
+    """One worker thread as the monitor sees it."""
+
+    __slots__ = (
+        "actor",
+        "baseline",
+        "cpu_clock",
+        "handled",
+        "overrun",
+        "seen",
+        "slice_started",
+        "thread",
+    )
 
     def __init__(self) -> None:
         self.slice_started = 0.0  # monotonic time the current slice began; 0.0 when idle
+        self.actor: PooledActor | None = None  # the actor whose slice runs now
+        self.handled = 0  # messages begun so far (the slice increments it)
+        self.seen: tuple[int, float] = (0, 0.0)  # (handled, when the monitor first saw it)
+        self.overrun = False  # stuck in one message past message_timeout
         # (slice_started, wall, cpu) when the monitor first saw the current slice.
         self.baseline: tuple[float, float, float] | None = None
         self.thread: threading.Thread | None = None
@@ -85,6 +110,7 @@ class Dispatcher:
         slice_budget: the most messages one actor handles before yielding its worker.
         stall_after: seconds after which a slice counts as stalled (blocked).
         idle_timeout: seconds an extra worker waits for work before retiring.
+        message_timeout: seconds after which one message counts as overrun (None: never).
         name: prefix of the worker thread names.
     """
 
@@ -96,6 +122,7 @@ class Dispatcher:
         slice_budget: int = 16,
         stall_after: float = 0.002,
         idle_timeout: float = 2.0,
+        message_timeout: float | None = None,
         name: str = "runtime",
     ) -> None:
         for arg, value in (
@@ -107,9 +134,11 @@ class Dispatcher:
                 raise ValueError(f"{arg} must be a positive int, got {value!r}")
         if max_workers < workers:
             raise ValueError(f"max_workers ({max_workers}) must be >= workers ({workers})")
-        for arg, seconds in (("stall_after", stall_after), ("idle_timeout", idle_timeout)):
-            if not isinstance(seconds, int | float) or seconds <= 0:
-                raise ValueError(f"{arg} must be a positive number of seconds, got {seconds!r}")
+        check_seconds("stall_after", stall_after)
+        check_seconds("idle_timeout", idle_timeout)
+        if message_timeout is not None:
+            check_seconds("message_timeout", message_timeout)
+        self.message_timeout = message_timeout
         self.min_workers = workers
         self.max_workers = max_workers
         self.slice_budget = slice_budget
@@ -118,7 +147,7 @@ class Dispatcher:
         self._name = f"{name}-{next(_names)}"
         self._runq: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._workers: list[_Worker] = []
+        self._workers: list[WorkerTrace] = []
         self._peak = 0
         self._slices = 0
         self._retire = 0  # extra workers asked to retire though work keeps coming
@@ -181,6 +210,7 @@ class Dispatcher:
             stalled_workers=stalled,
             queued_actors=self._runq.qsize(),
             slices=self._slices,
+            overrun_workers=sum(1 for w in workers if w.overrun),
         )
 
     @property
@@ -191,7 +221,7 @@ class Dispatcher:
     # -- workers ----------------------------------------------------------------------------
 
     def _spawn_locked(self) -> None:
-        worker = _Worker()
+        worker = WorkerTrace()
         worker.thread = threading.Thread(
             target=self._work,
             args=(worker,),
@@ -202,7 +232,7 @@ class Dispatcher:
         self._peak = max(self._peak, len(self._workers))
         worker.thread.start()
 
-    def _work(self, worker: _Worker) -> None:
+    def _work(self, worker: WorkerTrace) -> None:
         if hasattr(time, "pthread_getcpuclockid"):
             worker.cpu_clock = time.pthread_getcpuclockid(threading.get_ident())
         get = self._runq.get
@@ -225,17 +255,22 @@ class Dispatcher:
                     if worker in self._workers:
                         self._workers.remove(worker)
                 return
+            worker.actor = actor  # type: ignore[assignment]
             worker.slice_started = clock()
             try:
-                actor._pooled_run_slice(budget)  # type: ignore[attr-defined]
+                actor._pooled_run_slice(budget, worker)  # type: ignore[attr-defined]
             except BaseException:
                 # A slice never raises by design (pooled actors catch what pykka catches);
                 # if it does, keep the worker alive: one bad actor must not shrink the pool.
                 self._log.exception("dispatcher_slice_failed", actor=repr(actor))
             worker.slice_started = 0.0
+            worker.actor = None
+            if worker.overrun:
+                with self._lock:
+                    worker.overrun = False  # back in the pool; a spare will retire when idle
             self._slices += 1  # not atomic across workers; only read as "did it change"
 
-    def _retire_one(self, worker: _Worker) -> bool:
+    def _retire_one(self, worker: WorkerTrace) -> bool:
         with self._lock:
             if len(self._workers) <= self.min_workers:
                 self._retire = 0
@@ -245,12 +280,34 @@ class Dispatcher:
             self._workers.remove(worker)
             return True
 
+    def _find_overruns(self, now: float) -> list[tuple[PooledActor, int]]:
+        """Mark workers stuck in one message past ``message_timeout``; return them, new ones."""
+        limit = self.message_timeout
+        found: list[tuple[PooledActor, int]] = []
+        if limit is None:
+            return found
+        for w in self._workers:
+            if not w.slice_started or w.overrun:
+                continue
+            handled = w.handled
+            if w.seen[0] != handled:
+                w.seen = (handled, now)
+                continue
+            actor, thread = w.actor, w.thread
+            if now - w.seen[1] >= limit and actor is not None and thread is not None:
+                w.overrun = True
+                found.append((actor, thread.ident or 0))
+        return found
+
     def _blocked(self, now: float) -> int:
-        """Count workers stuck in a slice while using little CPU (waiting on I/O)."""
+        """Count workers stuck in a slice: waiting on I/O (little CPU), or overrun."""
         blocked = 0
         for w in self._workers:
             started = w.slice_started
             if not started:
+                continue
+            if w.overrun:
+                blocked += 1
                 continue
             baseline = w.baseline
             if baseline is None or baseline[0] != started:
@@ -277,6 +334,7 @@ class Dispatcher:
                 # Look often while slices run, seldom while the pool idles.
                 idle = self._runq.empty() and not any(w.slice_started for w in self._workers)
                 interval = busy_interval * 20 if idle else busy_interval
+                overruns = self._find_overruns(now)
                 blocked = self._blocked(now)
                 if blocked:
                     calm_since = now
@@ -285,6 +343,14 @@ class Dispatcher:
                     self._retire = len(self._workers) - self.min_workers
                 if blocked and not self._runq.empty():
                     free = len(self._workers) - blocked
-                    missing = min(self.min_workers - free, self.max_workers - len(self._workers))
+                    # Overrun workers do not count against max_workers (up to as many again).
+                    overrun = min(sum(1 for w in self._workers if w.overrun), self.max_workers)
+                    cap = self.max_workers + overrun
+                    missing = min(self.min_workers - free, cap - len(self._workers))
                     for _ in range(missing):
                         self._spawn_locked()
+            for actor, thread_id in overruns:  # outside the lock: the hook is the actor's code
+                try:
+                    actor.on_overrun(thread_id)
+                except Exception:
+                    self._log.exception("on_overrun_failed", actor=repr(actor))

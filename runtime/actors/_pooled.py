@@ -21,7 +21,11 @@ Event with its Condition made 6 of the 17 objects the garbage collector tracked 
 So ``PooledActor.__init__`` sets pykka's four actor attributes itself instead of calling
 ``pykka.Actor.__init__``.
 
-It relies on these pykka 4.5 internals, each covered by ``tests/actors/test_pykka_contract.py``:
+This is the one module that touches pykka's internals (``pykka._envelope`` and the private
+``Actor`` methods); everything else goes through :class:`PooledInbox`'s ``tell``/``ask``/
+``close`` and :class:`PooledActor`'s hooks (``on_receive``, ``on_failure``, ``on_leftover``,
+``on_overrun``). It relies on these pykka 4.5 internals, each covered by
+``tests/actors/test_pykka_contract.py``:
 the attributes ``Actor.__init__`` sets (``actor_urn``, ``actor_inbox``, ``actor_stopped``,
 ``_actor_ref``) and ``ActorRef`` reading them, with only ``is_set()``/``set()`` used on the
 stop flag; ``Actor._handle_receive``, ``_actor_loop_setup``, ``_actor_loop_teardown``,
@@ -38,12 +42,11 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Self
 
 import pykka
-from pykka import ActorRegistry
+from pykka import ActorRegistry, messages
+from pykka._envelope import Envelope
 
 if TYPE_CHECKING:
-    from pykka._envelope import Envelope
-
-    from runtime.actors._dispatcher import Dispatcher
+    from runtime.actors._dispatcher import Dispatcher, WorkerTrace
 
 __all__ = ["PooledActor", "PooledInbox", "StopFlag"]
 
@@ -141,6 +144,16 @@ class PooledInbox:
             owner = self._owner
         owner._dispatcher.schedule(owner)
 
+    def tell(self, message: object) -> None:
+        """Queue ``message`` with no reply expected (see :meth:`put`)."""
+        self.put(Envelope(message))
+
+    def ask(self, message: object) -> pykka.Future[Any]:
+        """Queue ``message`` and return the future the owner's answer will resolve."""
+        future: pykka.Future[Any] = pykka.ThreadingFuture()
+        self.put(Envelope(message, reply_to=future))
+        return future
+
     def get(self) -> Envelope[Any]:
         """Pop the oldest envelope (pykka's inbox protocol; only called when not empty)."""
         return self._items.popleft()
@@ -152,13 +165,18 @@ class PooledInbox:
     def __len__(self) -> int:
         return len(self._items)
 
-    def close(self) -> list[Envelope[Any]]:
-        """Refuse further puts and return what was still queued."""
+    def close(self, error: BaseException | None = None, *, moved: bool = False) -> list[object]:
+        """Refuse further puts; fail queued asks with ``error``; return the queued tells.
+
+        Asks get ``error`` (``ActorDeadError`` when None), except pykka's own stop requests,
+        which are answered as done. ``moved`` tells later senders to route again.
+        """
         with self._lock:
             self._closed = True
+            self._moved = self._moved or moved
             items = list(self._items)
             self._items.clear()
-            return items
+        return _settle_asks(items, error)
 
     def close_if_empty(self) -> bool:
         """Close the inbox as *moved* if nothing is queued; return whether it closed."""
@@ -177,6 +195,21 @@ class PooledInbox:
                 return owner
             self._scheduled = False
             return None
+
+
+def _settle_asks(envelopes: list[Envelope[Any]], error: BaseException | None) -> list[object]:
+    """Answer the asks among ``envelopes`` with ``error``; return the tells' messages."""
+    tells: list[object] = []
+    for envelope in envelopes:
+        reply_to = envelope.reply_to
+        if reply_to is None:
+            tells.append(envelope.message)
+        elif isinstance(envelope.message, messages._ActorStop):
+            reply_to.set(None)
+        else:
+            exc = error if error is not None else pykka.ActorDeadError("the actor stopped")
+            reply_to.set_exception(exc_info=(type(exc), exc, None))
+    return tells
 
 
 class PooledActor(pykka.Actor):
@@ -219,8 +252,34 @@ class PooledActor(pykka.Actor):
     def _start_actor_loop(self) -> None:
         self.actor_inbox.bind(self)  # type: ignore[attr-defined]
 
-    def _pooled_run_slice(self, budget: int) -> None:
-        """Handle up to ``budget`` messages (run by a dispatcher worker; never raises)."""
+    def on_leftover(self, message: object) -> None:
+        """Handle a message still queued when the actor stopped (a tell; asks are failed).
+
+        Called on the actor's last slice; the default drops it. Must not raise.
+        """
+
+    def on_overrun(self, thread_id: int) -> None:
+        """Hear that one message has run longer than the dispatcher's ``message_timeout``.
+
+        Called once per overrunning message, from the dispatcher's monitor thread (not the
+        actor's), while thread ``thread_id`` is still handling it. The default does nothing.
+        Must not raise.
+        """
+
+    def _actor_loop_teardown(self) -> None:
+        # Like pykka's: answer what is queued, leave the inbox open (a successor may adopt it;
+        # a message put after this schedules the stopped owner, whose slice runs this again).
+        inbox: PooledInbox = self.actor_inbox  # type: ignore[assignment]
+        error = pykka.ActorDeadError(f"{self.actor_ref} stopped before handling the message")
+        while not inbox.empty():
+            for message in _settle_asks([inbox.get()], error):
+                self.on_leftover(message)
+
+    def _pooled_run_slice(self, budget: int, trace: WorkerTrace | None = None) -> None:
+        """Handle up to ``budget`` messages (run by a dispatcher worker; never raises).
+
+        ``trace`` counts handled messages, so the monitor can tell one that overruns.
+        """
         inbox: PooledInbox = self.actor_inbox  # type: ignore[assignment]
         stopped: StopFlag = self.actor_stopped  # type: ignore[assignment]
         try:
@@ -234,6 +293,8 @@ class PooledActor(pykka.Actor):
                 except IndexError:
                     break
                 budget -= 1
+                if trace is not None:
+                    trace.handled += 1
                 self._pooled_handle(envelope)
         except BaseException:
             # A hook (on_start, on_failure) raised a BaseException: under pykka it would end the

@@ -1,168 +1,236 @@
-"""The session actor: owns one session and runs its turns one at a time, in arrival order."""
+"""The session actor: loads one session, runs its turns one at a time, in arrival order.
+
+Each turn goes through the one commit point (:class:`runtime.turn.SessionTurns`): the turn's
+future resolves only after its effects are committed, and fails only if none of them are. Three
+things may fail a turn from outside while its body runs: ``stop()`` and ``turn_timeout`` mark it
+*abandoned* (under the cell's lock) and fail its future; the actor then rolls the turn back when
+the body returns instead of committing it.
+
+A ``BaseException`` from a body (``SystemExit``...) or an exception escaping the bot logic (a bug
+of ours) *crashes* the turn: it is rolled back, its future fails with ``SessionCrashedError``,
+and the actor replaces itself with a fresh one on the same cell, which adopts the inbox and the
+committed state, so queued events go on and other sessions never notice.
+"""
 
 from __future__ import annotations
 
-import concurrent.futures
+import sys
+import traceback
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import pykka
-from pykka import messages
-
-from runtime.actors._pooled import PooledActor, PooledInbox
-from runtime.engine import TurnKind
-from runtime.errors import RuntimeStoppedError, SessionCrashedError
-from runtime.session import Session, SessionData
+from runtime.actors._cell import Lifecycle, SessionCell
+from runtime.actors._pooled import PooledActor
+from runtime.actors._requests import (
+    SNAPSHOT,
+    ForgetRequest,
+    PassivateRequest,
+    Settlement,
+    TurnRequest,
+)
+from runtime.errors import (
+    RuntimeStoppedError,
+    SessionCrashedError,
+    SessionValueError,
+    StoreError,
+    TurnTimeoutError,
+    describe_exception,
+)
+from runtime.log import get_logger
+from runtime.session import SessionData
+from runtime.turn import SessionTurns
 
 if TYPE_CHECKING:
-    from runtime.actors._supervisor import Supervisor
+    from runtime.actors._directory import Directory
+    from runtime.actors._dispatcher import Dispatcher
+    from runtime.engine import Engine
+    from runtime.stats import Counters
+    from runtime.store import SessionStore
+    from runtime.subscriptions import Subscriptions
 
-__all__ = [
-    "SNAPSHOT",
-    "PassivateRequest",
-    "SessionActor",
-    "SessionCell",
-    "TurnRequest",
-    "fail_future",
-]
+__all__ = ["ActorContext", "SessionActor"]
 
 
-class TurnRequest:
-    """One accepted event on its way to a session actor, with the future to resolve."""
+@dataclass(frozen=True, slots=True)
+class ActorContext:
+    """What every session actor of one runtime needs (narrow parts, none of them its creator)."""
 
-    __slots__ = ("future", "kind", "message_id", "payload")
-
-    def __init__(
-        self,
-        kind: TurnKind,
-        payload: Any,
-        message_id: str | None,
-        future: concurrent.futures.Future[list[str]],
-    ) -> None:
-        self.kind = kind
-        self.payload = payload
-        self.message_id = message_id
-        self.future = future
-
-
-SNAPSHOT = object()
-"""Ask a session actor for a ``SessionSnapshot`` (handled in turn order)."""
-
-
-class PassivateRequest:
-    """Ask a session actor to passivate if nothing arrived after this request.
-
-    A cell has at most one queued at a time; later askers add their futures to it.
-    """
-
-    __slots__ = ("futures", "touched")
-
-    def __init__(self, touched: int) -> None:
-        self.touched = touched  # the cell's touch tick when the request was made
-        self.futures: list[concurrent.futures.Future[bool]] = []
-
-    def resolve(self, passivated: bool) -> None:
-        """Tell every asker whether the session was passivated."""
-        for future in self.futures:
-            if not future.done():
-                future.set_result(passivated)
-
-
-def fail_future(future: concurrent.futures.Future[Any], exc: BaseException) -> bool:
-    """Fail ``future`` unless it is already done; return whether this call failed it."""
-    try:
-        future.set_exception(exc)
-    except concurrent.futures.InvalidStateError:
-        return False
-    return True
-
-
-class SessionCell:
-    """A session's home in the supervisor: its data, its inbox, its current actor.
-
-    The data and the inbox outlive actors: when an actor dies, its replacement adopts both, so
-    neither the session's data nor its queued events are lost.
-    """
-
-    __slots__ = ("actor", "data", "inbox", "passivation", "session", "touched")
-
-    def __init__(self, data: SessionData, session: Session, touched: int) -> None:
-        self.data = data
-        self.session = session
-        self.inbox = PooledInbox()
-        self.actor: SessionActor | None = None
-        self.touched = touched  # the supervisor's clock tick of the last event sent here
-        self.passivation: PassivateRequest | None = None  # the queued request, if any
+    dispatcher: Dispatcher
+    engine: Engine
+    store: SessionStore
+    directory: Directory
+    settlement: Settlement
+    counters: Counters
+    subscriptions: Subscriptions
+    max_history: int | None
+    turn_timeout: float | None
+    durable: bool  # save every committed turn to the store (a durable store)
 
 
 class SessionActor(PooledActor):
-    """Run one session's turns; replaced by the supervisor if it dies.
+    """Own one session's cell: load it, run its turns, passivate or forget it.
 
     Args:
-        cell: the session's cell (data, Session view, inbox to adopt).
-        supervisor: the supervisor that created it and resolves turns.
+        cell: the session's cell (inbox to adopt; committed state once loaded).
+        context: the runtime's shared parts.
     """
 
-    def __init__(self, *, cell: SessionCell, supervisor: Supervisor) -> None:
-        super().__init__(dispatcher=supervisor.dispatcher, inbox=cell.inbox)
+    def __init__(self, *, cell: SessionCell, context: ActorContext) -> None:
+        super().__init__(dispatcher=context.dispatcher, inbox=cell.inbox)
         self._cell = cell
-        self._supervisor = supervisor
-        self._current: tuple[TurnRequest, tuple[Any, ...]] | None = None
+        self._ctx = context
         cell.actor = self
 
-    @property
-    def current_request(self) -> TurnRequest | None:
-        """The request whose turn is running now, if any."""
-        current = self._current
-        return None if current is None else current[0]
+    # -- activation -------------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        """Load the session from the store (a new session if it has none); first, once."""
+        cell = self._cell
+        if cell.turns is not None:
+            return  # a replacement: the session is loaded already
+        ctx = self._ctx
+        try:
+            record = ctx.store.load(cell.id)
+            loaded = record is not None
+            if record is None:
+                record = SessionData(cell.id)
+            persist = ctx.store.save if ctx.durable else None
+            turns = SessionTurns(ctx.engine, record, max_history=ctx.max_history, persist=persist)
+        except Exception as exc:  # the store failed, or returned a record we cannot copy
+            self._activation_failed(exc)
+            return
+        counts = ctx.counters.cell()
+        counts.activations += 1
+        if loaded:
+            counts.rehydrations += 1
+            ctx.counters.passivated.discard(cell.id)
+        with cell.lock:
+            cell.turns = turns
+            if cell.lifecycle is Lifecycle.ACTIVATING:
+                cell.lifecycle = Lifecycle.LIVE
+
+    def _activation_failed(self, exc: Exception) -> None:
+        cell = self._cell
+        error = StoreError(
+            f"loading session {cell.id!r} from the store failed: {describe_exception(exc)}; "
+            "the event was not handled (retry: the next event loads it again)"
+        )
+        error.__cause__ = exc
+        get_logger(session_id=cell.id).error("session_load_failed", error=describe_exception(exc))
+        self._ctx.counters.cell().store_errors += 1
+        for message in self._ctx.directory.discard(cell, error):
+            self._fail_message(message, error)
+        self.actor_stopped.set()
+
+    # -- messages ---------------------------------------------------------------------------
 
     def _handle_receive(self, message: Any) -> Any:
         # Turns are nearly every message: skip pykka's chain of isinstance checks for them.
         if type(message) is TurnRequest:
             self._run(message)
             return None
-        return super()._handle_receive(message)
+        try:
+            return super()._handle_receive(message)
+        except Exception:
+            raise
+        except BaseException as exc:
+            # Never let a BaseException reach pykka, which would stop every actor in the process.
+            raise SessionCrashedError(f"{type(exc).__name__} in session {self._cell.id!r}") from exc
 
     def on_receive(self, message: Any) -> Any:
-        """Run a turn, or answer a snapshot or passivation request."""
-        if isinstance(message, TurnRequest):
-            self._run(message)
-            return None
+        """Answer a snapshot, passivation or forget request."""
+        turns = self._cell.turns
+        assert turns is not None  # messages are only handled once on_start loaded the session
         if message is SNAPSHOT:
-            data = self._cell.data
-            return None if data.state is None else data.snapshot()
+            return turns.snapshot()
         if isinstance(message, PassivateRequest):
-            done = self._supervisor.passivate_cell(self._cell, message)
-            if done:
-                self._stop()
-            message.resolve(done)
+            self._passivate(turns, message)
+            return None
+        if isinstance(message, ForgetRequest):
+            self._forget(turns, message)
             return None
         return super().on_receive(message)
 
     def _run(self, request: TurnRequest) -> None:
         try:
+            self._run_turn(request)
+        except BaseException as exc:  # a bug of ours: never drop the event
+            self._cell.running = None
+            self._crashed(request, exc)
+
+    def _run_turn(self, request: TurnRequest) -> None:
+        ctx = self._ctx
+        try:
             if not request.future.set_running_or_notify_cancel():
-                self._supervisor.turn_cancelled()
+                ctx.settlement.cancelled()
                 return  # the caller cancelled it before it ran
         except RuntimeError:
             return  # stop() failed it while it waited; already counted
-        data = self._cell.data
-        self._current = (request, data.checkpoint())
+        cell = self._cell
+        turns = cell.turns
+        assert turns is not None
+        event = request.event
+        cell.running = request
         try:
-            outcome = self._supervisor.engine.run_turn(
-                self._cell.session, request.kind, request.payload, request.message_id
-            )
-        except Exception:
-            raise  # a bug of ours: pykka fails the actor, on_failure replaces it
+            outcome = turns.execute(event)  # rolls back itself if it raises
         except BaseException as exc:
-            # SystemExit, KeyboardInterrupt... raised by a body. Left alone, pykka would stop
-            # every registered actor; make it this actor's failure only.
-            raise SessionCrashedError(
-                f"session {data.id!r}: {type(exc).__name__} raised while handling a "
-                f"{request.kind.value} event"
-            ) from exc
-        self._current = None
-        self._supervisor.turn_done(request, outcome)
+            cell.running = None
+            self._crashed(request, exc)
+            return
+        error: BaseException | None = None
+        with cell.lock:
+            cell.running = None
+            if request.abandoned or cell.lifecycle is not Lifecycle.LIVE:
+                turns.rollback()
+                error = RuntimeStoppedError("the runtime stopped while a body was running")
+            else:
+                try:
+                    turns.commit(event, outcome)
+                except (SessionValueError, StoreError) as exc:
+                    error = exc
+        if error is not None:
+            self._commit_failed(request, error)
+            return
+        if not outcome.duplicate:
+            # Before the future: when a caller sees its replies, subscribers have them too.
+            ctx.subscriptions.publish(event, outcome.replies)
+        ctx.settlement.succeed(request, outcome)
+
+    def _commit_failed(self, request: TurnRequest, error: BaseException) -> None:
+        if request.abandoned:
+            return  # its future was failed by whoever abandoned it
+        counts = self._ctx.counters.cell()
+        if isinstance(error, StoreError):
+            counts.store_errors += 1
+        elif isinstance(error, SessionValueError):
+            counts.value_errors += 1
+        self._log(request).error("turn_not_committed", error=describe_exception(error))
+        self._ctx.settlement.fail(request, error)
+
+    def _crashed(self, request: TurnRequest | None, exc: BaseException | None) -> None:
+        """Fail the crashed turn and hand the cell to a fresh actor."""
+        cell = self._cell
+        cause = exc.__cause__ if isinstance(exc, SessionCrashedError) and exc.__cause__ else exc
+        described = "unknown" if cause is None else describe_exception(cause)
+        self._log(request).error(
+            "session_actor_died",
+            error=described,
+            detail="turn rolled back; actor replaced; queued events go on",
+        )
+        ctx = self._ctx
+        if request is not None and not request.abandoned:
+            name = "an exception" if cause is None else type(cause).__name__
+            error = SessionCrashedError(
+                f"session {cell.id!r}: {name} raised while handling a "
+                f"{request.event.kind.value} event; the turn was rolled back"
+            )
+            error.__cause__ = cause
+            ctx.settlement.fail(request, error)
+        ctx.counters.cell().restarts += 1
+        self.actor_stopped.set()
+        if ctx.dispatcher.running and cell.lifecycle is not Lifecycle.CLOSED:
+            SessionActor.start(cell=cell, context=ctx)
 
     def on_failure(
         self,
@@ -170,32 +238,117 @@ class SessionActor(PooledActor):
         exception_value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        """Undo the crashed turn, fail its future, and have the supervisor replace us."""
-        current, self._current = self._current, None
-        request = None
-        if current is not None:
-            request, checkpoint = current
-            self._cell.data.restore(checkpoint)
-            self._cell.session._end_turn()
-        self._supervisor.actor_died(self, request, exception_value)
+        """Replace this actor after a failure outside a turn (a bug of ours)."""
+        self._crashed(None, exception_value)
 
-    def _actor_loop_teardown(self) -> None:
-        inbox = self._cell.inbox
-        while not inbox.empty():
-            envelope = inbox.get()
-            message = envelope.message
-            if isinstance(message, TurnRequest):
-                self._supervisor.turn_failed(
-                    message, RuntimeStoppedError("the session's actor stopped before this event")
-                )
-            elif envelope.reply_to is not None:
-                if isinstance(message, messages._ActorStop):
-                    envelope.reply_to.set(None)
-                else:
-                    envelope.reply_to.set_exception(
-                        exc_info=(
-                            pykka.ActorDeadError,
-                            pykka.ActorDeadError(f"{self.actor_ref} stopped"),
-                            None,
-                        )
-                    )
+    # -- passivation and forgetting ---------------------------------------------------------
+
+    def _passivate(self, turns: SessionTurns, request: PassivateRequest) -> None:
+        cell = self._cell
+        with cell.lock:
+            cell.passivation = None
+        if cell.touched != request.touched:
+            request.resolve(False)  # an event arrived after the request: stay live
+            return
+        ctx = self._ctx
+        if turns.committed.state is None:
+            # Never opened (its only turns failed): nothing to keep. Drop it, store nothing.
+            if ctx.directory.remove(cell, if_touched=request.touched):
+                self.actor_stopped.set()
+            request.resolve(False)
+            return
+        try:
+            ctx.store.save(turns.saved_record())
+        except Exception as exc:
+            ctx.counters.cell().store_errors += 1
+            get_logger(session_id=cell.id).error(
+                "session_save_failed",
+                error=describe_exception(exc),
+                detail="the session stays live; the next passivation tries again",
+            )
+            error = StoreError(
+                f"saving session {cell.id!r} failed: {describe_exception(exc)}; it stays live"
+            )
+            error.__cause__ = exc
+            request.fail(error)
+            return
+        if ctx.directory.remove(cell, if_touched=request.touched):
+            ctx.counters.cell().passivations += 1
+            ctx.counters.passivated.add(cell.id)
+            self.actor_stopped.set()
+            request.resolve(True)
+        else:
+            request.resolve(False)
+
+    def _forget(self, turns: SessionTurns, request: ForgetRequest) -> None:
+        cell = self._cell
+        ctx = self._ctx
+        try:
+            ctx.store.delete(cell.id)
+        except Exception as exc:
+            ctx.counters.cell().store_errors += 1
+            error = StoreError(
+                f"deleting session {cell.id!r} failed: {describe_exception(exc)}; "
+                "nothing was forgotten"
+            )
+            error.__cause__ = exc
+            request.fail(error)
+            return
+        existed = turns.committed.state is not None
+        turns.wipe()
+        ctx.counters.passivated.discard(cell.id)
+        if existed:
+            ctx.counters.cell().forgotten += 1
+        if ctx.directory.remove(cell):
+            self.actor_stopped.set()
+        request.resolve(existed)
+
+    # -- from outside the actor -------------------------------------------------------------
+
+    def on_overrun(self, thread_id: int) -> None:
+        """Fail the turn that ran past ``turn_timeout`` (called by the dispatcher's monitor)."""
+        cell = self._cell
+        with cell.lock:
+            request = cell.running
+            if request is None or request.abandoned:
+                return
+            request.abandoned = True
+        frame = sys._current_frames().get(thread_id)
+        stack = "".join(traceback.format_stack(frame)) if frame is not None else None
+        timeout = self._ctx.turn_timeout
+        self._log(request).error(
+            "turn_timed_out",
+            turn_timeout=timeout,
+            stack=stack,
+            detail="the future failed; the turn is rolled back when its body returns",
+        )
+        self._ctx.counters.cell().turn_timeouts += 1
+        self._ctx.settlement.fail(
+            request,
+            TurnTimeoutError(
+                f"session {cell.id!r}: the {request.event.kind.value} event's turn ran longer "
+                f"than turn_timeout={timeout} s; it will be rolled back when its body returns"
+            ),
+        )
+
+    def on_leftover(self, message: object) -> None:
+        """Fail what was still queued when the actor stopped for good."""
+        self._fail_message(
+            message, RuntimeStoppedError("the session's actor stopped before this event")
+        )
+
+    def _fail_message(self, message: object, error: BaseException) -> None:
+        if isinstance(message, TurnRequest):
+            self._ctx.settlement.fail(message, error)
+        elif isinstance(message, ForgetRequest):
+            message.fail(error)
+        elif isinstance(message, PassivateRequest):
+            message.resolve(False)
+
+    def _log(self, request: TurnRequest | None) -> Any:
+        turns = self._cell.turns
+        return get_logger(
+            session_id=self._cell.id,
+            state=None if turns is None else turns.record.state,
+            event_kind=None if request is None else request.event.kind.value,
+        )

@@ -10,12 +10,15 @@
   :func:`steps`, :func:`messages`, :func:`files`, :func:`events`) and a ready-made property
   test, :func:`isolation_test`. These need Hypothesis (``pip install hypothesis``); the rest
   does not.
+- :class:`FlakyStore` wraps a session store and fails chosen operations on demand, to test what
+  happens when storage breaks.
 
 The same runs are on the command line: ``python -m runtime check-isolation BOT``.
 """
 
 import typing
 
+from runtime.testing._faults import FlakyStore, StoreFault
 from runtime.testing._load import LoadRun, ProgressCallback, run_load
 from runtime.testing._oracle import (
     BotSpec,
@@ -51,6 +54,7 @@ __all__ = [
     "BotSpec",
     "Chooser",
     "Divergence",
+    "FlakyStore",
     "IsolationReport",
     "LoadRun",
     "ModeResult",
@@ -59,6 +63,7 @@ __all__ = [
     "Simulation",
     "Step",
     "StepResult",
+    "StoreFault",
     "Transcript",
     "Vocabulary",
     "check_isolation",

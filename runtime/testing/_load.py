@@ -25,6 +25,7 @@ from typing import Final
 from runtime.bot import Bot
 from runtime.runtime import Runtime
 from runtime.testing._scripts import Scripts, Step
+from runtime.testing._simulation import step_event
 from runtime.testing._transcript import StepResult, Transcript, describe_failure
 
 __all__ = ["DEFAULT_CONCURRENCY", "LoadRun", "ProgressCallback", "run_load"]
@@ -190,12 +191,7 @@ class _Sender(threading.Thread):
 
 
 def _submit(rt: Runtime, user: str, step: Step) -> Replies:
-    if step.kind == "message":
-        return rt.send_message(user, step.text)
-    if step.kind == "file":
-        assert step.file is not None
-        return rt.send_file(user, step.file)
-    return rt.send_event(user, step.text, step.payload)
+    return rt.submit(step_event(user, step))
 
 
 def _collect(user: str, sent: list[Replies | BaseException], timeout: float) -> Transcript:

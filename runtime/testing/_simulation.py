@@ -26,15 +26,26 @@ import random
 from collections.abc import Callable, Sequence
 
 from runtime.bot import Bot
-from runtime.engine import Engine, TurnKind, make_event
-from runtime.session import Session, SessionData
+from runtime.engine import Engine
+from runtime.event import Event, TurnKind
+from runtime.session import SessionData
 from runtime.testing._scripts import Scripts, Step
 from runtime.testing._transcript import StepResult, Transcript, describe_crash
+from runtime.turn import SessionTurns
 
-__all__ = ["Chooser", "Simulation", "seeded_chooser"]
+__all__ = ["Chooser", "Simulation", "seeded_chooser", "step_event"]
 
 Chooser = Callable[[Sequence[str]], str]
 """Pick whose step runs next among the users that have steps left (given in script order)."""
+
+
+def step_event(user: str, step: Step) -> Event:
+    """Return the runtime ``Event`` that ``user`` sending ``step`` is."""
+    if step.kind == "message":
+        return Event.message(user, step.text)
+    if step.kind == "file":
+        return Event(user, TurnKind.FILE, step.file)
+    return Event.custom(user, step.text, step.payload)
 
 
 def seeded_chooser(seed: int) -> Chooser:
@@ -55,31 +66,21 @@ class Simulation:
         bot.freeze()
         self._bot = bot
         self._engine = Engine(bot)
-        self._sessions: dict[str, Session] = {}
+        self._sessions: dict[str, SessionTurns] = {}
         self.schedule: list[tuple[str, int]] = []
         """Every step run so far, as (user, index in the user's script)."""
 
     def send(self, user: str, step: Step) -> StepResult:
         """Run one turn: ``step`` sent by ``user`` (whose session opens on first contact)."""
-        session = self._sessions.get(user)
-        if session is None:
-            session = self._sessions[user] = Session(SessionData(user), self._bot)
-        data = session._data
-        checkpoint = data.checkpoint()
+        turns = self._sessions.get(user)
+        if turns is None:
+            turns = self._sessions[user] = SessionTurns(self._engine, SessionData(user))
         try:
-            if step.kind == "message":
-                outcome = self._engine.run_turn(session, TurnKind.MESSAGE, step.text)
-            elif step.kind == "file":
-                outcome = self._engine.run_turn(session, TurnKind.FILE, step.file)
-            else:
-                event = make_event(step.text, step.payload)
-                outcome = self._engine.run_turn(session, TurnKind.EVENT, event)
+            # The same commit point a session actor uses: a failed turn is rolled back whole.
+            outcome = turns.run(step_event(user, step))
         except KeyboardInterrupt:
             raise
         except BaseException as exc:
-            # What a session actor does when a turn kills it: undo the turn, fail the event.
-            data.restore(checkpoint)
-            session._end_turn()
             return StepResult((), error=describe_crash(exc), body_errors=0)
         return StepResult(
             tuple(outcome.replies), body_errors=outcome.body_errors + outcome.event_errors
@@ -87,8 +88,9 @@ class Simulation:
 
     def data(self, user: str) -> dict[str, object]:
         """Return a deep copy of ``user``'s session data ({} if the user never sent anything)."""
-        session = self._sessions.get(user)
-        return {} if session is None else dict(session._data.snapshot().data)
+        turns = self._sessions.get(user)
+        snapshot = None if turns is None else turns.snapshot()
+        return {} if snapshot is None else dict(snapshot.data)
 
     def run(self, scripts: Scripts, choose: Chooser | None = None) -> dict[str, Transcript]:
         """Run every user's script to the end, interleaved as ``choose`` decides.

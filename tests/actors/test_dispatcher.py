@@ -391,7 +391,7 @@ class Exploding:
         self.error = error
         self.ran = threading.Event()
 
-    def _pooled_run_slice(self, budget: int) -> None:
+    def _pooled_run_slice(self, budget: int, trace: object = None) -> None:
         self.ran.set()
         raise self.error
 

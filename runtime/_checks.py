@@ -1,0 +1,34 @@
+"""Argument checks shared by the public entry points: one wording for one mistake."""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["check_positive_int", "check_seconds"]
+
+
+def check_seconds(name: str, value: object, *, allow_zero: bool = False) -> float:
+    """Return ``value`` as float seconds if it is a finite number > 0 (or >= 0), else raise.
+
+    NaN and infinity are refused: a NaN deadline never passes and an infinite one never comes.
+
+    Raises:
+        ValueError: it is not a finite positive number (the message names ``name``).
+    """
+    if (
+        not isinstance(value, int | float)
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value < 0
+        or (value == 0 and not allow_zero)
+    ):
+        what = "a finite number of seconds >= 0" if allow_zero else "a positive number of seconds"
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return float(value)
+
+
+def check_positive_int(name: str, value: object) -> int:
+    """Return ``value`` if it is an int >= 1 (not a bool), else raise ValueError naming it."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value

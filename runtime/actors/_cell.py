@@ -1,0 +1,67 @@
+"""A session's home in the routing table: its inbox, its turns, its lifecycle."""
+
+from __future__ import annotations
+
+import enum
+import threading
+from typing import TYPE_CHECKING
+
+from runtime.actors._pooled import PooledInbox
+
+if TYPE_CHECKING:
+    from runtime.actors._requests import PassivateRequest, TurnRequest
+    from runtime.actors._session_actor import SessionActor
+    from runtime.turn import SessionTurns
+
+__all__ = ["Lifecycle", "SessionCell"]
+
+
+class Lifecycle(enum.Enum):
+    """Where a live session is in its life; read by the code instead of scattered flags."""
+
+    # Its actor is loading it from the store; events already queue in its inbox.
+    ACTIVATING = "activating"
+    # Loaded: its actor runs its turns.
+    LIVE = "live"
+    # Gone from the routing table (passivated, forgotten, or its load failed); its inbox is
+    # closed as moved, so a sender holding the old cell routes again (to the store).
+    MOVED = "moved"
+    # The runtime stopped: nothing more is queued, run or committed.
+    CLOSED = "closed"
+
+
+class SessionCell:
+    """One live session: inbox, committed state (once loaded), current actor.
+
+    The inbox and the turns outlive actors: a replacement actor adopts both, so neither queued
+    events nor the session's data are lost when an actor dies.
+
+    ``lock`` guards the commit point against stop() and turn_timeout: ``lifecycle`` changes,
+    ``running`` and a request's ``abandoned`` flag are read and written under it.
+    """
+
+    __slots__ = (
+        "actor",
+        "id",
+        "inbox",
+        "lifecycle",
+        "lock",
+        "passivation",
+        "running",
+        "touched",
+        "turns",
+    )
+
+    def __init__(self, session_id: str, touched: int) -> None:
+        self.id = session_id
+        self.inbox = PooledInbox()
+        self.lock = threading.Lock()
+        self.lifecycle = Lifecycle.ACTIVATING
+        self.turns: SessionTurns | None = None  # set by the actor once loaded
+        self.actor: SessionActor | None = None
+        self.running: TurnRequest | None = None  # the request whose turn runs now
+        self.touched = touched  # the routing table's clock tick of the last event sent here
+        self.passivation: PassivateRequest | None = None  # the queued request, if any
+
+    def __repr__(self) -> str:
+        return f"SessionCell({self.id!r}, {self.lifecycle.value})"

@@ -1,0 +1,120 @@
+"""The routing table: which sessions are live, and where their inboxes are.
+
+Routing is a dictionary lookup done by the sending thread, not a message to a shared actor, so
+no single mailbox sits on every event's path. A session that is not live gets a cell under the
+table's lock (looked up again under it, so concurrent first events for one session make exactly
+one cell and one actor); the table does no store I/O: the new cell's actor loads the session on
+a worker while events already queue in its inbox. One session's slow load never holds up
+another session's activation.
+
+Removal (passivation, forget, a failed load) closes the cell's inbox as *moved* under the lock:
+a sender that still held the old cell finds it moved and routes again, so an event racing a
+removal is neither lost nor reordered.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from runtime.actors._cell import Lifecycle, SessionCell
+from runtime.errors import RuntimeStoppedError
+
+__all__ = ["Directory"]
+
+
+class Directory:
+    """Live sessions by id.
+
+    Args:
+        start_actor: starts the actor of a new cell (no I/O: it only schedules the actor).
+        on_grow: called (outside the lock) when a new cell makes the table grow.
+    """
+
+    def __init__(
+        self,
+        start_actor: Callable[[SessionCell], object],
+        on_grow: Callable[[int], object] | None = None,
+    ) -> None:
+        self._cells: dict[str, SessionCell] = {}
+        self._lock = threading.Lock()
+        self._start_actor = start_actor
+        self._on_grow = on_grow
+        self._closed = False
+        # A coarse clock advanced by the sweeper; senders stamp cells with it (an int read is
+        # far cheaper than a clock read on every event).
+        self.tick = 0
+
+    def __len__(self) -> int:
+        return len(self._cells)
+
+    def get(self, session_id: str) -> SessionCell | None:
+        """Return the session's live cell, or None."""
+        return self._cells.get(session_id)
+
+    def cells(self) -> list[SessionCell]:
+        """Return the live cells now (a copy)."""
+        with self._lock:
+            return list(self._cells.values())
+
+    def ids(self) -> list[str]:
+        """Return the live session ids now (a copy)."""
+        with self._lock:
+            return list(self._cells)
+
+    def route(self, session_id: str) -> SessionCell:
+        """Return the session's live cell, making one (and its actor) if there is none.
+
+        Raises:
+            RuntimeStoppedError: the table was closed.
+        """
+        cell = self._cells.get(session_id)
+        if cell is not None:
+            return cell
+        with self._lock:
+            if self._closed:
+                raise RuntimeStoppedError("the runtime stopped before the event was queued")
+            cell = self._cells.get(session_id)
+            if cell is None:
+                cell = SessionCell(session_id, self.tick)
+                self._start_actor(cell)
+                self._cells[session_id] = cell
+            size = len(self._cells)
+        if self._on_grow is not None:
+            self._on_grow(size)
+        return cell
+
+    def remove(self, cell: SessionCell, *, if_touched: int | None = None) -> bool:
+        """Take ``cell`` out of the table if its inbox is empty; return whether it was.
+
+        Args:
+            cell: the cell (its own actor calls this, between turns).
+            if_touched: remove only if no event was sent to it since this tick.
+        """
+        with self._lock:
+            if self._cells.get(cell.id) is not cell:
+                return False
+            if if_touched is not None and cell.touched != if_touched:
+                return False
+            if not cell.inbox.close_if_empty():
+                return False  # an event is queued: stay live
+            del self._cells[cell.id]
+            cell.lifecycle = Lifecycle.MOVED
+            return True
+
+    def discard(self, cell: SessionCell, error: BaseException) -> list[object]:
+        """Take ``cell`` out whatever it holds; return the tells its inbox still queued.
+
+        Asks still queued are failed with ``error``; a sender racing this routes again.
+        """
+        with self._lock:
+            if self._cells.get(cell.id) is cell:
+                del self._cells[cell.id]
+            cell.lifecycle = Lifecycle.MOVED
+            return cell.inbox.close(error, moved=True)
+
+    def close(self) -> list[SessionCell]:
+        """Refuse new cells from now on; return every live cell."""
+        with self._lock:
+            self._closed = True
+            return list(self._cells.values())

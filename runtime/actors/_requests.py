@@ -1,0 +1,137 @@
+"""What a session actor is asked to do, and the one place a turn's future is settled.
+
+Every accepted event becomes a :class:`TurnRequest` whose future is settled exactly once, by
+:class:`Settlement`: with the replies (``succeed``) or an error (``fail``). Whoever settles it
+counts it, so ``stats()`` always adds up: accepted = processed + failed + pending.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from typing import TYPE_CHECKING, Any
+
+from runtime._future import ReplyFuture
+
+if TYPE_CHECKING:
+    from runtime.engine import TurnOutcome
+    from runtime.event import Event
+    from runtime.stats import Counters
+
+__all__ = [
+    "SNAPSHOT",
+    "ForgetRequest",
+    "PassivateRequest",
+    "Settlement",
+    "TurnRequest",
+    "fail_future",
+]
+
+
+class TurnRequest:
+    """One accepted event on its way to a session actor, with the future to settle."""
+
+    __slots__ = ("abandoned", "event", "future")
+
+    def __init__(self, event: Event, future: concurrent.futures.Future[list[str]]) -> None:
+        self.event = event
+        self.future = future
+        # Set (under the cell's lock) when stop() or turn_timeout failed the future while the
+        # turn ran: the turn must then roll back instead of committing.
+        self.abandoned = False
+
+
+SNAPSHOT = object()
+"""Ask a session actor for its committed ``SessionSnapshot`` (handled in turn order)."""
+
+
+class _Request:
+    """A request settled with a bool for every asker (one queued per cell at a time)."""
+
+    __slots__ = ("futures",)
+
+    def __init__(self) -> None:
+        self.futures: list[concurrent.futures.Future[bool]] = []
+
+    def resolve(self, done: bool) -> None:
+        """Tell every asker the outcome."""
+        for future in self.futures:
+            if not future.done():
+                future.set_result(done)
+
+    def fail(self, exc: BaseException) -> None:
+        """Fail every asker's future with ``exc``."""
+        for future in self.futures:
+            fail_future(future, exc)
+
+
+class PassivateRequest(_Request):
+    """Ask a session actor to move its session to the store if nothing arrived since."""
+
+    __slots__ = ("touched",)
+
+    def __init__(self, touched: int) -> None:
+        super().__init__()
+        self.touched = touched  # the cell's touch tick when the request was made
+
+
+class ForgetRequest(_Request):
+    """Ask a session actor to erase its session, live and stored, after what came before."""
+
+    __slots__ = ()
+
+
+def fail_future(future: concurrent.futures.Future[Any], exc: BaseException) -> bool:
+    """Fail ``future`` unless it is already done; return whether this call failed it."""
+    try:
+        future.set_exception(exc)
+    except concurrent.futures.InvalidStateError:
+        return False
+    return True
+
+
+def new_reply_future() -> concurrent.futures.Future[list[str]]:
+    """Return the future an accepted event's replies resolve."""
+    return ReplyFuture()
+
+
+class Settlement:
+    """Settle turn futures and count them (used by actors, the backend and the monitor).
+
+    Args:
+        counters: the runtime's counters.
+    """
+
+    __slots__ = ("counters",)
+
+    def __init__(self, counters: Counters) -> None:
+        self.counters = counters
+
+    def succeed(self, request: TurnRequest, outcome: TurnOutcome) -> bool:
+        """Count a committed turn, then resolve its future; False if it was settled before.
+
+        Counting comes first so a caller woken by its future sees its event in stats().
+        """
+        cell = self.counters.cell()
+        cell.add_outcome(outcome)
+        try:
+            request.future.set_result(outcome.replies)
+        except concurrent.futures.InvalidStateError:
+            cell.add_outcome(outcome, sign=-1)
+            return False
+        self.counters.resolved()
+        return True
+
+    def fail(self, request: TurnRequest, exc: BaseException) -> bool:
+        """Count a failed turn, then fail its future; False if it was settled before."""
+        cell = self.counters.cell()
+        cell.failures += 1
+        if fail_future(request.future, exc):
+            self.counters.resolved()
+            return True
+        cell.failures -= 1
+        return False
+
+    def cancelled(self) -> None:
+        """Count a turn whose caller cancelled its future before it ran."""
+        self.counters.cell().failures += 1
+        self.counters.resolved()

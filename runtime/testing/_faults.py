@@ -1,0 +1,101 @@
+"""A session store that fails on demand: for testing what a host does when storage breaks.
+
+``FlakyStore`` wraps a real store (a ``MemoryStore`` by default) and makes chosen operations
+raise, a given number of times or until healed. It is how the runtime's own tests prove that a
+failing store fails the affected futures with ``StoreError``, keeps sessions intact and is
+retried; bot hosts can use it the same way on their own setup.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from typing import Literal
+
+from runtime.session import SessionData
+from runtime.store import MemoryStore, SessionStore
+
+__all__ = ["FlakyStore", "StoreFault"]
+
+Operation = Literal["load", "save", "delete"]
+_OPERATIONS = ("load", "save", "delete")
+
+
+class StoreFault(OSError):
+    """The failure a :class:`FlakyStore` injects (an ``OSError``, like a real I/O failure)."""
+
+
+class FlakyStore:
+    """Wrap ``inner`` and fail chosen operations on demand.
+
+    Args:
+        inner: the real store (a new ``MemoryStore`` when None).
+        durable: report this store as durable (every committed turn is saved to it); by
+            default whatever ``inner`` reports.
+    """
+
+    def __init__(self, inner: SessionStore | None = None, *, durable: bool | None = None) -> None:
+        self.inner: SessionStore = MemoryStore() if inner is None else inner
+        self.durable = bool(getattr(self.inner, "durable", False)) if durable is None else durable
+        self.calls: Counter[str] = Counter()  # operations attempted, failed ones included
+        self.failures: Counter[str] = Counter()  # operations failed on purpose
+        self._left: dict[str, int | None] = {}  # operation -> failures left (None: until healed)
+        self._lock = threading.Lock()
+
+    def fail(self, operation: Operation, times: int | None = None) -> None:
+        """Make the next ``times`` calls of ``operation`` raise (None: until :meth:`heal`)."""
+        if operation not in _OPERATIONS:
+            raise ValueError(f"operation must be one of {_OPERATIONS}, got {operation!r}")
+        if times is not None and (not isinstance(times, int) or times < 1):
+            raise ValueError(f"times must be a positive int or None, got {times!r}")
+        with self._lock:
+            self._left[operation] = times
+
+    def heal(self, operation: Operation | None = None) -> None:
+        """Stop failing ``operation`` (every operation when None)."""
+        with self._lock:
+            if operation is None:
+                self._left.clear()
+            else:
+                self._left.pop(operation, None)
+
+    def _enter(self, operation: str, session_id: str) -> None:
+        with self._lock:
+            self.calls[operation] += 1
+            if operation not in self._left:
+                return
+            left = self._left[operation]
+            if left is not None:
+                if left <= 1:
+                    del self._left[operation]
+                else:
+                    self._left[operation] = left - 1
+            self.failures[operation] += 1
+        raise StoreFault(f"injected {operation} failure for session {session_id!r}")
+
+    def load(self, session_id: str) -> SessionData | None:
+        """Load from ``inner`` unless a load failure is due."""
+        self._enter("load", session_id)
+        return self.inner.load(session_id)
+
+    def save(self, data: SessionData) -> None:
+        """Save to ``inner`` unless a save failure is due."""
+        self._enter("save", data.id)
+        self.inner.save(data)
+
+    def delete(self, session_id: str) -> None:
+        """Delete from ``inner`` unless a delete failure is due."""
+        self._enter("delete", session_id)
+        self.inner.delete(session_id)
+
+    def session_ids(self) -> Iterator[str]:
+        """Iterate over ``inner``'s session ids."""
+        return self.inner.session_ids()
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def close(self) -> None:
+        """Close ``inner``."""
+        self.inner.close()

@@ -1,0 +1,199 @@
+"""The commit point: one session's turns, each committed or rolled back as a whole.
+
+A turn runs the bot's logic on the session's live record; :meth:`SessionTurns.commit` then
+makes the result the session's committed state in one step, or :meth:`SessionTurns.rollback`
+returns the record to the last committed state exactly: data (nested values included),
+history, state, last intent, last file, last message. Everything that must happen "together
+with the turn" happens in ``commit``: trimming the history to ``max_history``, copying the new
+state (which refuses values that cannot be copied), writing it to a durable store, remembering
+the ``message_id``. A session actor, the deterministic simulation of ``runtime.testing`` and
+any future backend run turns through this one class, so there is one rollback path.
+
+A failed turn costs one copy back; a committed one costs one copy of the session's data (a
+plain dict copy when every value is a str, number, bool, bytes or None; ``copy.deepcopy``
+otherwise) and none of its history: the committed history is the live list up to a length,
+since a turn only appends to it (a reset or a trim replaces the list instead).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from runtime._values import copy_values
+from runtime.errors import SessionValueError, StoreError, describe_exception
+from runtime.session import Session, SessionData, SessionSnapshot
+
+if TYPE_CHECKING:
+    from runtime.engine import Engine, TurnOutcome
+    from runtime.event import Event
+
+__all__ = ["Checkpoint", "SessionTurns"]
+
+
+class Checkpoint:
+    """A session's committed state: what a failed turn returns to. Never changed once made."""
+
+    __slots__ = ("data", "file", "history", "history_len", "message", "predicted_intent", "state")
+
+    def __init__(self, record: SessionData) -> None:
+        """Capture ``record`` as it is now.
+
+        Raises:
+            SessionValueError: a data value cannot be copied.
+        """
+        self.state = record.state
+        self.data = copy_values(record.data)
+        self.history = record.chat_history  # shared: turns only append (see the module doc)
+        self.history_len = len(record.chat_history)
+        self.predicted_intent = record.predicted_intent
+        self.file = record.file
+        self.message = record.message
+
+    def restore(self, record: SessionData) -> None:
+        """Make ``record`` equal to this checkpoint again (the checkpoint stays as it is)."""
+        record.state = self.state
+        record.data = copy_values(self.data)
+        del self.history[self.history_len :]
+        record.chat_history = self.history
+        record.predicted_intent = self.predicted_intent
+        record.file = self.file
+        record.message = self.message
+
+    def record(
+        self, session_id: str, memory: OrderedDict[str, tuple[str, ...]] | None
+    ) -> SessionData:
+        """Return a standalone ``SessionData`` of this checkpoint, sharing nothing mutable."""
+        return SessionData(
+            session_id,
+            self.state,
+            copy_values(self.data),
+            self.history[: self.history_len],
+            self.predicted_intent,
+            self.file,
+            self.message,
+            None if memory is None else OrderedDict(memory),
+        )
+
+    def snapshot(self, session_id: str) -> SessionSnapshot | None:
+        """Return the frozen snapshot ``Runtime.snapshot`` hands out (None if never opened)."""
+        if self.state is None:
+            return None
+        return SessionData(
+            session_id, self.state, self.data, self.history[: self.history_len]
+        ).snapshot()
+
+
+class SessionTurns:
+    """Run one session's turns through the one commit point.
+
+    Args:
+        engine: runs the bot's logic.
+        record: the session's live record (its committed state at start).
+        max_history: keep at most this many chat history entries (None: all).
+        persist: called with a standalone record of every turn about to commit (a durable
+            store's save); if it raises, the turn is rolled back and fails with StoreError.
+
+    Raises:
+        SessionValueError: ``record`` holds a value that cannot be copied.
+    """
+
+    __slots__ = ("committed", "engine", "max_history", "persist", "record", "session")
+
+    def __init__(
+        self,
+        engine: Engine,
+        record: SessionData,
+        *,
+        max_history: int | None = None,
+        persist: Callable[[SessionData], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.record = record
+        self.session = Session(record, engine.bot)
+        self.max_history = max_history
+        self.persist = persist
+        self.committed = Checkpoint(record)
+
+    @property
+    def session_id(self) -> str:
+        """The session's id."""
+        return self.record.id
+
+    def execute(self, event: Event) -> TurnOutcome:
+        """Run ``event``'s bot logic on the live record; nothing is committed yet.
+
+        A resend of a committed ``message_id`` returns the stored replies without running any
+        body (the outcome is marked ``duplicate``). If the bot logic raises a BaseException
+        (``SystemExit`` in a body, a bug of ours), the turn is rolled back and it propagates.
+        """
+        from runtime.engine import TurnOutcome  # noqa: PLC0415 (engine imports session)
+
+        if event.message_id is not None:
+            stored = self.record.replies_for(event.message_id)
+            if stored is not None:
+                return TurnOutcome(replies=list(stored), duplicate=True)
+        try:
+            return self.engine.run_turn(self.session, event.kind, event.payload)
+        except BaseException:
+            self.rollback()
+            raise
+
+    def commit(self, event: Event, outcome: TurnOutcome) -> None:
+        """Make the turn's effects the committed state, all of them or none.
+
+        Raises:
+            SessionValueError: a value set in this turn cannot be copied (rolled back).
+            StoreError: ``persist`` failed (rolled back).
+        """
+        if outcome.duplicate:
+            return
+        record = self.record
+        limit = self.max_history
+        if limit is not None and len(record.chat_history) > limit:
+            record.chat_history = record.chat_history[len(record.chat_history) - limit :]
+        try:
+            checkpoint = Checkpoint(record)
+            if self.persist is not None:
+                durable = checkpoint.record(record.id, record.replies_by_message_id)
+                if event.message_id is not None:
+                    durable.remember(event.message_id, outcome.replies)
+                self.persist(durable)
+        except SessionValueError:
+            self.rollback()
+            raise
+        except Exception as exc:
+            self.rollback()
+            raise StoreError(
+                f"saving session {record.id!r} failed: {describe_exception(exc)}; "
+                "the turn was rolled back and had no effect"
+            ) from exc
+        self.committed = checkpoint
+        if event.message_id is not None:
+            record.remember(event.message_id, outcome.replies)
+
+    def run(self, event: Event) -> TurnOutcome:
+        """Execute and commit ``event``'s turn (raises as :meth:`execute` and :meth:`commit`)."""
+        outcome = self.execute(event)
+        self.commit(event, outcome)
+        return outcome
+
+    def rollback(self) -> None:
+        """Return the live record to the last committed state and end the turn."""
+        self.committed.restore(self.record)
+        self.session._end_turn()
+
+    def saved_record(self) -> SessionData:
+        """Return a standalone record of the committed state (what a store is given)."""
+        return self.committed.record(self.record.id, self.record.replies_by_message_id)
+
+    def snapshot(self) -> SessionSnapshot | None:
+        """Return a frozen copy of the committed state, or None if never opened."""
+        return self.committed.snapshot(self.record.id)
+
+    def wipe(self) -> None:
+        """Forget everything the session holds, its ``message_id`` memory included."""
+        self.record.clear()
+        self.record.replies_by_message_id = None
+        self.committed = Checkpoint(self.record)
