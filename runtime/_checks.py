@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 
 __all__ = ["check_positive_int", "check_seconds"]
 
@@ -10,7 +11,8 @@ __all__ = ["check_positive_int", "check_seconds"]
 def check_seconds(name: str, value: object, *, allow_zero: bool = False) -> float:
     """Return ``value`` as float seconds if it is a finite number > 0 (or >= 0), else raise.
 
-    NaN and infinity are refused: a NaN deadline never passes and an infinite one never comes.
+    NaN and infinity are refused: a NaN deadline never passes and an infinite one never comes;
+    so are values beyond what the platform's waits accept (``threading.TIMEOUT_MAX``).
 
     Raises:
         ValueError: it is not a finite positive number (the message names ``name``).
@@ -24,6 +26,11 @@ def check_seconds(name: str, value: object, *, allow_zero: bool = False) -> floa
     ):
         what = "a finite number of seconds >= 0" if allow_zero else "a positive number of seconds"
         raise ValueError(f"{name} must be {what}, got {value!r}")
+    if value > threading.TIMEOUT_MAX:
+        raise ValueError(
+            f"{name} must be at most {threading.TIMEOUT_MAX:.0f} seconds (threading.TIMEOUT_MAX), "
+            f"got {value!r}"
+        )
     return float(value)
 
 

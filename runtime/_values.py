@@ -12,12 +12,12 @@ from typing import Any
 
 from runtime.errors import SessionValueError
 
-__all__ = ["copy_values"]
+__all__ = ["ATOMIC", "copy_values"]
 
 # Values of these types are immutable and hold nothing mutable: copying a dict of them is a
 # plain dict copy. Anything else (lists, dicts, dataclasses...) takes copy.deepcopy, which
 # keeps aliasing between values exact.
-_ATOMIC = frozenset({str, int, float, bool, type(None), bytes, complex})
+ATOMIC = frozenset({str, int, float, bool, type(None), bytes, complex})
 
 
 def copy_values(values: dict[str, Any]) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def copy_values(values: dict[str, Any]) -> dict[str, Any]:
         SessionValueError: a value cannot be copied; the message names its key and type.
     """
     for value in values.values():
-        if type(value) not in _ATOMIC:
+        if type(value) not in ATOMIC:
             break
     else:
         return values.copy()

@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime._values import ATOMIC
 from runtime.bot import Bot, File, IntentClassifierPrediction, State, TransitionKind
 from runtime.bot._intent import fallback_intent
 from runtime.bot._state import Transition
@@ -45,6 +46,12 @@ _NO_INTENT = TransitionKind.NO_INTENT
 _VARIABLE = TransitionKind.VARIABLE
 _FILE = TransitionKind.FILE
 _EVENT = TransitionKind.EVENT
+# Enum members read from the class cost ~75 ns each (EnumType's attribute hook); the hot path
+# reads these module constants instead.
+_MESSAGE_KIND = TurnKind.MESSAGE
+_FILE_KIND = TurnKind.FILE
+_EVENT_KIND = TurnKind.EVENT
+_RESET_KIND = TurnKind.RESET
 
 
 @dataclass(slots=True)
@@ -115,20 +122,21 @@ class Engine:
         """
         outcome = TurnOutcome()
         data = session._data
-        outcome.replies = session._begin_turn(payload if kind is TurnKind.EVENT else None)
+        outcome.replies = session._begin_turn(payload if kind is _EVENT_KIND else None)
         turn = _Turn(session, kind, outcome)
         try:
-            if kind is TurnKind.RESET:
+            if kind is _RESET_KIND:
                 data.clear()
+                session._dirty = True
             if data.state is None:
                 data.state = self._initial.name
                 outcome.opened = True
                 self._enter(turn, self._initial)
-            if kind is TurnKind.MESSAGE:
+            if kind is _MESSAGE_KIND:
                 self._on_message(turn, payload)
-            elif kind is TurnKind.FILE:
+            elif kind is _FILE_KIND:
                 self._on_file(turn, payload)
-            elif kind is TurnKind.EVENT:
+            elif kind is _EVENT_KIND:
                 self._on_event(turn)
         finally:
             session._end_turn()
@@ -241,6 +249,8 @@ class Engine:
         try:
             if transition.kind is _VARIABLE:
                 value = session._data.data.get(transition.var_name)  # type: ignore[arg-type]
+                if type(value) not in ATOMIC:
+                    session._dirty = True  # the operation may change it in place
                 return bool(transition.operation(value, transition.target))  # type: ignore[misc]
             return bool(transition.event(session, transition.event_params))  # type: ignore[misc]
         except Exception:

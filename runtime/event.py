@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from runtime.bot import File
 
@@ -39,9 +39,8 @@ class ReceivedEvent:
     payload: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One event for one session.
+class Event(NamedTuple):
+    """One event for one session (immutable; a named tuple, so it is cheap to make).
 
     Attributes:
         session_id: the session it is for (opened first if unknown).

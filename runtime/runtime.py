@@ -53,6 +53,11 @@ class RuntimeState(enum.Enum):
     STOPPED = "stopped"  # stopped for good (runtimes do not restart)
 
 
+# Enum members read from the class cost ~75 ns each; the hot path reads these instead.
+_RUNNING = RuntimeState.RUNNING
+_MESSAGE = TurnKind.MESSAGE
+
+
 def _optional_bound(name: str, value: object, minimum: int = 1) -> int | None:
     if value is None:
         return None
@@ -260,11 +265,8 @@ class Runtime:
         return self._submit(check_event(event))
 
     def _submit(self, event: Event) -> Replies:
-        if self._state is not RuntimeState.RUNNING:
-            raise RuntimeStoppedError(
-                "the runtime is not running: start it (use `with Runtime(bot) as rt:`) "
-                "and send events before stop()"
-            )
+        if self._state is not _RUNNING:
+            self._check_running()
         return self.backend.submit(event)
 
     def open_session(self, session_id: str) -> Replies:
@@ -291,12 +293,16 @@ class Runtime:
             TypeError, ValueError: an argument is invalid (the message says which).
             RuntimeStoppedError: the runtime is not running.
         """
-        check_id("session_id", session_id)
+        # The most common call of all: the checks of check_id inlined, one call saved.
+        if type(session_id) is not str or not 0 < len(session_id) <= MAX_ID_LENGTH:
+            check_id("session_id", session_id)  # raises, saying what is wrong
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
         if message_id is not None:
             _check_message_id(message_id)
-        return self._submit(Event(session_id, TurnKind.MESSAGE, text, message_id))
+        if self._state is not _RUNNING:
+            self._check_running()
+        return self.backend.submit(Event(session_id, _MESSAGE, text, message_id))
 
     def send_file(self, session_id: str, file: File, *, message_id: str | None = None) -> Replies:
         """Send a user's file to their session (see :meth:`send_message`)."""
@@ -382,7 +388,10 @@ class Runtime:
 
     def _check_running(self) -> None:
         if self._state is not RuntimeState.RUNNING:
-            raise RuntimeStoppedError("the runtime is not running")
+            raise RuntimeStoppedError(
+                "the runtime is not running: start it (use `with Runtime(bot) as rt:`) "
+                "and send events before stop()"
+            )
 
     # -- inspection -------------------------------------------------------------------------
 

@@ -19,32 +19,45 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runtime._values import copy_values
+from runtime.engine import TurnOutcome
 from runtime.errors import SessionValueError, StoreError, describe_exception
 from runtime.session import Session, SessionData, SessionSnapshot
 
 if TYPE_CHECKING:
-    from runtime.engine import Engine, TurnOutcome
+    from runtime.engine import Engine
     from runtime.event import Event
 
 __all__ = ["Checkpoint", "SessionTurns"]
 
 
 class Checkpoint:
-    """A session's committed state: what a failed turn returns to. Never changed once made."""
+    """A session's committed state: what a failed turn returns to.
+
+    Only the commit point changes it (:meth:`capture`), and only once nothing can fail.
+    """
 
     __slots__ = ("data", "file", "history", "history_len", "message", "predicted_intent", "state")
 
-    def __init__(self, record: SessionData) -> None:
+    def __init__(self, record: SessionData, data: dict[str, Any] | None = None) -> None:
         """Capture ``record`` as it is now.
+
+        Args:
+            record: the live record.
+            data: a copy of its data already made (the last checkpoint's, when the turn did
+                not touch the data); None to copy it now.
 
         Raises:
             SessionValueError: a data value cannot be copied.
         """
+        self.capture(record, copy_values(record.data) if data is None else data)
+
+    def capture(self, record: SessionData, data: dict[str, Any]) -> None:
+        """Make this checkpoint ``record``'s state now, with ``data`` a copy of its data."""
         self.state = record.state
-        self.data = copy_values(record.data)
+        self.data = data
         self.history = record.chat_history  # shared: turns only append (see the module doc)
         self.history_len = len(record.chat_history)
         self.predicted_intent = record.predicted_intent
@@ -128,8 +141,6 @@ class SessionTurns:
         body (the outcome is marked ``duplicate``). If the bot logic raises a BaseException
         (``SystemExit`` in a body, a bug of ours), the turn is rolled back and it propagates.
         """
-        from runtime.engine import TurnOutcome  # noqa: PLC0415 (engine imports session)
-
         if event.message_id is not None:
             stored = self.record.replies_for(event.message_id)
             if stored is not None:
@@ -153,13 +164,23 @@ class SessionTurns:
         limit = self.max_history
         if limit is not None and len(record.chat_history) > limit:
             record.chat_history = record.chat_history[len(record.chat_history) - limit :]
+        session = self.session
+        committed = self.committed
         try:
-            checkpoint = Checkpoint(record)
-            if self.persist is not None:
+            # Copy the data only if the turn may have changed it (see Session._dirty).
+            data = copy_values(record.data) if session._dirty else committed.data
+            session._dirty = False
+            if self.persist is None:
+                # Nothing can fail from here on: advance the checkpoint in place (no allocation
+                # on every turn).
+                committed.capture(record, data)
+            else:
+                checkpoint = Checkpoint(record, data)
                 durable = checkpoint.record(record.id, record.replies_by_message_id)
                 if event.message_id is not None:
                     durable.remember(event.message_id, outcome.replies)
                 self.persist(durable)
+                self.committed = checkpoint
         except SessionValueError:
             self.rollback()
             raise
@@ -169,7 +190,11 @@ class SessionTurns:
                 f"saving session {record.id!r} failed: {describe_exception(exc)}; "
                 "the turn was rolled back and had no effect"
             ) from exc
-        self.committed = checkpoint
+        except BaseException:
+            # SystemExit from a value's __deepcopy__, CancelledError from a store: still
+            # nothing of the turn may stay. The caller treats it as a crash.
+            self.rollback()
+            raise
         if event.message_id is not None:
             record.remember(event.message_id, outcome.replies)
 
@@ -182,6 +207,7 @@ class SessionTurns:
     def rollback(self) -> None:
         """Return the live record to the last committed state and end the turn."""
         self.committed.restore(self.record)
+        self.session._dirty = False
         self.session._end_turn()
 
     def saved_record(self) -> SessionData:
@@ -197,3 +223,4 @@ class SessionTurns:
         self.record.clear()
         self.record.replies_by_message_id = None
         self.committed = Checkpoint(self.record)
+        self.session._dirty = False

@@ -280,23 +280,30 @@ class Dispatcher:
             self._workers.remove(worker)
             return True
 
-    def _find_overruns(self, now: float) -> list[tuple[PooledActor, int]]:
-        """Mark workers stuck in one message past ``message_timeout``; return them, new ones."""
+    def _find_overruns(self, now: float) -> list[tuple[PooledActor, int, int]]:
+        """Mark workers stuck in one unit of work past ``message_timeout``; return new ones.
+
+        A unit is one message, or the start of a slice (an actor's ``on_start``): the slice
+        counts both in ``handled``, so a slow start does not hide a later stuck message.
+        """
         limit = self.message_timeout
-        found: list[tuple[PooledActor, int]] = []
+        found: list[tuple[PooledActor, int, int]] = []
         if limit is None:
             return found
         for w in self._workers:
-            if not w.slice_started or w.overrun:
+            if not w.slice_started:
                 continue
             handled = w.handled
             if w.seen[0] != handled:
                 w.seen = (handled, now)
+                w.overrun = False
                 continue
             actor, thread = w.actor, w.thread
-            if now - w.seen[1] >= limit and actor is not None and thread is not None:
+            if w.overrun or actor is None or thread is None:
+                continue
+            if now - w.seen[1] >= limit:
                 w.overrun = True
-                found.append((actor, thread.ident or 0))
+                found.append((actor, thread.ident or 0, handled))
         return found
 
     def _blocked(self, now: float) -> int:
@@ -349,8 +356,8 @@ class Dispatcher:
                     missing = min(self.min_workers - free, cap - len(self._workers))
                     for _ in range(missing):
                         self._spawn_locked()
-            for actor, thread_id in overruns:  # outside the lock: the hook is the actor's code
+            for actor, thread_id, unit in overruns:  # outside the lock: the actor's code
                 try:
-                    actor.on_overrun(thread_id)
+                    actor.on_overrun(thread_id, unit)
                 except Exception:
                     self._log.exception("on_overrun_failed", actor=repr(actor))

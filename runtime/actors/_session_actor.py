@@ -51,6 +51,10 @@ if TYPE_CHECKING:
 
 __all__ = ["ActorContext", "SessionActor"]
 
+# Read on every turn; an enum member read from its class costs ~75 ns.
+_LIVE = Lifecycle.LIVE
+_CLOSED = Lifecycle.CLOSED
+
 
 @dataclass(frozen=True, slots=True)
 class ActorContext:
@@ -153,49 +157,55 @@ class SessionActor(PooledActor):
         return super().on_receive(message)
 
     def _run(self, request: TurnRequest) -> None:
-        try:
-            self._run_turn(request)
-        except BaseException as exc:  # a bug of ours: never drop the event
-            self._cell.running = None
-            self._crashed(request, exc)
-
-    def _run_turn(self, request: TurnRequest) -> None:
         ctx = self._ctx
-        try:
-            if not request.future.set_running_or_notify_cancel():
-                ctx.settlement.cancelled()
-                return  # the caller cancelled it before it ran
-        except RuntimeError:
-            return  # stop() failed it while it waited; already counted
         cell = self._cell
-        turns = cell.turns
-        assert turns is not None
-        event = request.event
-        cell.running = request
         try:
-            outcome = turns.execute(event)  # rolls back itself if it raises
-        except BaseException as exc:
+            # Running before the future says so: stop() fails what it finds running or queued,
+            # and this request is in neither place once popped. After the write, either stop()
+            # sees it or this sees CLOSED (stop writes CLOSED before it reads `running`).
+            cell.running = request
+            if cell.lifecycle is _CLOSED:
+                cell.running = None
+                ctx.settlement.fail(request, RuntimeStoppedError("the runtime stopped"))
+                return
+            try:
+                if not request.future.set_running_or_notify_cancel():
+                    cell.running = None
+                    ctx.settlement.cancelled()
+                    return  # the caller cancelled it before it ran
+            except RuntimeError:
+                cell.running = None
+                return  # stop() failed it meanwhile; already counted
+            turns = cell.turns
+            assert turns is not None
+            event = request.event
+            try:
+                outcome = turns.execute(event)  # rolls back itself if it raises
+            except BaseException as exc:  # SystemExit from a body, a bug of ours
+                cell.running = None
+                self._crashed(request, exc)
+                return
+            error: BaseException | None = None
+            with cell.lock:
+                cell.running = None
+                if request.abandoned or cell.lifecycle is not _LIVE:
+                    turns.rollback()
+                    error = RuntimeStoppedError("the runtime stopped while a body was running")
+                else:
+                    try:
+                        turns.commit(event, outcome)
+                    except (SessionValueError, StoreError) as exc:
+                        error = exc
+            if error is not None:
+                self._commit_failed(request, error)
+                return
+            if not outcome.duplicate:
+                # Before the future: when a caller sees its replies, subscribers have them too.
+                ctx.subscriptions.publish(event, outcome.replies)
+            ctx.settlement.succeed(request, outcome)
+        except BaseException as exc:  # a bug of ours outside the bot's code: never drop it
             cell.running = None
             self._crashed(request, exc)
-            return
-        error: BaseException | None = None
-        with cell.lock:
-            cell.running = None
-            if request.abandoned or cell.lifecycle is not Lifecycle.LIVE:
-                turns.rollback()
-                error = RuntimeStoppedError("the runtime stopped while a body was running")
-            else:
-                try:
-                    turns.commit(event, outcome)
-                except (SessionValueError, StoreError) as exc:
-                    error = exc
-        if error is not None:
-            self._commit_failed(request, error)
-            return
-        if not outcome.duplicate:
-            # Before the future: when a caller sees its replies, subscribers have them too.
-            ctx.subscriptions.publish(event, outcome.replies)
-        ctx.settlement.succeed(request, outcome)
 
     def _commit_failed(self, request: TurnRequest, error: BaseException) -> None:
         if request.abandoned:
@@ -305,14 +315,18 @@ class SessionActor(PooledActor):
 
     # -- from outside the actor -------------------------------------------------------------
 
-    def on_overrun(self, thread_id: int) -> None:
+    def on_overrun(self, thread_id: int, unit: int) -> None:
         """Fail the turn that ran past ``turn_timeout`` (called by the dispatcher's monitor)."""
         cell = self._cell
-        with cell.lock:
+        if not cell.lock.acquire(blocking=False):
+            return  # the turn is committing (a durable store's save): it is finishing
+        try:
             request = cell.running
-            if request is None or request.abandoned:
-                return
+            if request is None or request.abandoned or unit != self._pooled_unit:
+                return  # no turn, or not the unit that overran (a slow load before it)
             request.abandoned = True
+        finally:
+            cell.lock.release()
         frame = sys._current_frames().get(thread_id)
         stack = "".join(traceback.format_stack(frame)) if frame is not None else None
         timeout = self._ctx.turn_timeout

@@ -153,7 +153,7 @@ class ThreadBackend:
         self._sweeper.stop(_left(deadline))
         failed_saves: list[str] = []
         for cell in self._directory.close():
-            if not self._close_cell(cell):
+            if not self._close_cell(cell, deadline):
                 failed_saves.append(cell.id)
         self._dispatcher.stop(timeout=_left(deadline))
         if failed_saves:
@@ -163,17 +163,27 @@ class ThreadBackend:
             )
         return drained
 
-    def _close_cell(self, cell: SessionCell) -> bool:
+    def _close_cell(self, cell: SessionCell, deadline: float) -> bool:
         """Fail what the cell queued or runs, stop its actor, save it; False if saving failed."""
         stopped = RuntimeStoppedError("the runtime stopped before this event was handled")
         leftovers = cell.inbox.close(stopped)
-        with cell.lock:
+        # A turn holds the lock only while it commits. Without a durable store that takes
+        # microseconds: wait for it (the checkpoint saved below is then whole). A durable
+        # store's save may take long: wait until the deadline, then go on; that turn's future
+        # settles when its save returns (and nothing is saved here for a durable store).
+        locked = (
+            cell.lock.acquire(timeout=_left(deadline)) if self._durable else cell.lock.acquire()
+        )
+        try:
             cell.lifecycle = Lifecycle.CLOSED
             running = cell.running
-            if running is not None and not running.abandoned:
+            if locked and running is not None and not running.abandoned:
                 running.abandoned = True
             else:
                 running = None
+        finally:
+            if locked:
+                cell.lock.release()
         for message in leftovers:
             if isinstance(message, TurnRequest):
                 self._settlement.fail(message, stopped)
@@ -204,6 +214,7 @@ class ThreadBackend:
 
     def submit(self, event: Event) -> Replies:
         """Accept ``event`` and queue it on its session (see ``Backend.submit``)."""
+        # Every event's path: attributes read once, the common case inlined.
         counters = self._counters
         future: Replies = ReplyFuture()
         max_pending = self._config.max_pending
@@ -211,13 +222,19 @@ class ThreadBackend:
             return self._reject(future, "pending_events", counters.pending_now, max_pending)
         counters.accept()  # raises if not running
         request = TurnRequest(event, future)
+        directory = self._directory
         try:
-            cell = self._directory.route(event.session_id)
+            cell = directory.route(event.session_id)
+            inbox = cell.inbox
             limit = self._config.max_session_queue
-            if limit is not None and len(cell.inbox) >= limit:
+            if limit is not None and len(inbox) >= limit:
                 counters.unaccept()
-                return self._reject(future, "session_queue", len(cell.inbox), limit)
-            self._put(event.session_id, cell, request)
+                return self._reject(future, "session_queue", len(inbox), limit)
+            cell.touched = directory.tick
+            try:
+                inbox.tell(request)
+            except pykka.ActorDeadError:
+                self._put(event.session_id, cell, request)  # moved meanwhile: follow it
         except RuntimeStoppedError as exc:
             self._settlement.fail(request, exc)  # stop() raced us: the caller sees a failure
         return future
