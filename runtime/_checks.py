@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 import threading
 
-__all__ = ["check_positive_int", "check_seconds"]
+from runtime.event import check_id
+
+__all__ = ["check_message_id", "check_positive_int", "check_seconds", "optional_bound"]
 
 
 def check_seconds(name: str, value: object, *, allow_zero: bool = False) -> float:
@@ -39,3 +41,20 @@ def check_positive_int(name: str, value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return value
+
+
+def optional_bound(name: str, value: object, minimum: int = 1) -> int | None:
+    """Return ``value`` if it is None or an int >= ``minimum``, else raise ValueError."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        what = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise ValueError(f"{name} must be {what} or None, got {value!r}")
+    return value
+
+
+def check_message_id(message_id: object) -> None:
+    """Raise TypeError or ValueError unless ``message_id`` is a valid message id."""
+    if not isinstance(message_id, str) or not message_id:
+        raise TypeError(f"message_id must be a non-empty str or None, got {message_id!r}")
+    check_id("message_id", message_id)

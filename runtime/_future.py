@@ -21,7 +21,7 @@ import concurrent.futures
 import contextlib
 from _thread import RLock, allocate_lock
 from collections.abc import Callable
-from concurrent.futures._base import PENDING
+from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, PENDING, RUNNING
 from typing import Any, TypeVar
 
 from runtime.errors import describe_exception
@@ -95,3 +95,21 @@ class ReplyFuture(concurrent.futures.Future[T]):
                     error=describe_exception(exc),
                     detail="the callback's exception was logged and dropped",
                 )
+
+    def set_running_or_notify_cancel(self) -> bool:
+        """Mark the future running (True), or note its cancellation once (False).
+
+        As ``concurrent.futures.Future``'s, except that a future already finished raises
+        ``RuntimeError`` without logging at CRITICAL: here that is an expected race (stop()
+        failed the event just before its turn began), not a bug.
+        """
+        with self._condition:
+            if self._state == CANCELLED:
+                self._state = CANCELLED_AND_NOTIFIED
+                for waiter in self._waiters:
+                    waiter.add_cancelled(self)
+                return False
+            if self._state == PENDING:
+                self._state = RUNNING
+                return True
+            raise RuntimeError(f"future in state {self._state}, not pending")

@@ -28,7 +28,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime._values import ATOMIC
 from runtime.bot import Bot, File, IntentClassifierPrediction, State, TransitionKind
 from runtime.bot._intent import fallback_intent
 from runtime.bot._state import Transition
@@ -127,7 +126,6 @@ class Engine:
         try:
             if kind is _RESET_KIND:
                 data.clear()
-                session._dirty = True
             if data.state is None:
                 data.state = self._initial.name
                 outcome.opened = True
@@ -249,8 +247,6 @@ class Engine:
         try:
             if transition.kind is _VARIABLE:
                 value = session._data.data.get(transition.var_name)  # type: ignore[arg-type]
-                if type(value) not in ATOMIC:
-                    session._dirty = True  # the operation may change it in place
                 return bool(transition.operation(value, transition.target))  # type: ignore[misc]
             return bool(transition.event(session, transition.event_params))  # type: ignore[misc]
         except Exception:

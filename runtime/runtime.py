@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Self
 
-from runtime._checks import check_seconds
+from runtime._checks import check_message_id, check_seconds, optional_bound
 from runtime.backends import Backend, RuntimeConfig, ThreadBackend
 from runtime.bot import Bot, File
 from runtime.engine import DEFAULT_MAX_HOPS
@@ -56,15 +56,6 @@ class RuntimeState(enum.Enum):
 # Enum members read from the class cost ~75 ns each; the hot path reads these instead.
 _RUNNING = RuntimeState.RUNNING
 _MESSAGE = TurnKind.MESSAGE
-
-
-def _optional_bound(name: str, value: object, minimum: int = 1) -> int | None:
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        what = "a positive int" if minimum == 1 else f"an int >= {minimum}"
-        raise ValueError(f"{name} must be {what} or None, got {value!r}")
-    return value
 
 
 class Runtime:
@@ -153,11 +144,11 @@ class Runtime:
             raise ValueError(f"max_hops must be a positive int, got {max_hops!r}")
         self.config = RuntimeConfig(
             idle_timeout=idle_timeout,
-            max_live_sessions=_optional_bound("max_live_sessions", max_live_sessions),
-            max_session_queue=_optional_bound("max_session_queue", max_session_queue),
-            max_pending=_optional_bound("max_pending", max_pending),
+            max_live_sessions=optional_bound("max_live_sessions", max_live_sessions),
+            max_session_queue=optional_bound("max_session_queue", max_session_queue),
+            max_pending=optional_bound("max_pending", max_pending),
             max_hops=max_hops,
-            max_history=_optional_bound("max_history", max_history, minimum=0),
+            max_history=optional_bound("max_history", max_history, minimum=0),
             turn_timeout=turn_timeout,
         )
         self.bot = bot
@@ -299,7 +290,7 @@ class Runtime:
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
         if message_id is not None:
-            _check_message_id(message_id)
+            check_message_id(message_id)
         if self._state is not _RUNNING:
             self._check_running()
         return self.backend.submit(Event(session_id, _MESSAGE, text, message_id))
@@ -310,7 +301,7 @@ class Runtime:
         if not isinstance(file, File):
             raise TypeError(f"file must be a runtime.File, got {type(file).__name__}")
         if message_id is not None:
-            _check_message_id(message_id)
+            check_message_id(message_id)
         return self._submit(Event(session_id, TurnKind.FILE, file, message_id))
 
     def send_event(
@@ -334,7 +325,7 @@ class Runtime:
                 f"event payload must be a mapping or None, got {type(payload).__name__}"
             )
         if message_id is not None:
-            _check_message_id(message_id)
+            check_message_id(message_id)
         received = make_received(name, payload)
         return self._submit(Event(session_id, TurnKind.EVENT, received, message_id))
 
@@ -422,12 +413,6 @@ class Runtime:
 
     def __repr__(self) -> str:
         return f"Runtime({self.bot.name!r}, {self._state.value})"
-
-
-def _check_message_id(message_id: object) -> None:
-    if not isinstance(message_id, str) or not message_id:
-        raise TypeError(f"message_id must be a non-empty str or None, got {message_id!r}")
-    check_id("message_id", message_id)
 
 
 def _close_dropped(backend: Backend, timeout: float) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from runtime._values import ATOMIC, copy_values
+from runtime._values import copy_values
 from runtime.errors import SessionAccessError
 from runtime.event import ReceivedEvent
 
@@ -108,7 +108,7 @@ class Session:
     ``SessionAccessError`` when called from elsewhere.
     """
 
-    __slots__ = ("_bot", "_data", "_dirty", "_event", "_owner", "_replies")
+    __slots__ = ("_bot", "_data", "_event", "_owner", "_replies")
 
     def __init__(self, data: SessionData, bot: Bot) -> None:
         self._data = data
@@ -116,10 +116,6 @@ class Session:
         self._owner: int | None = None
         self._replies: list[str] = []
         self._event: ReceivedEvent | None = None
-        # Whether the data may have changed since the last commit: set, delete, reset, or a
-        # mutable value handed out by get (it may be changed in place). The commit point copies
-        # the data only then (runtime.turn).
-        self._dirty = True
 
     # -- turn control (used by the engine only) ---------------------------------------------
 
@@ -183,21 +179,15 @@ class Session:
         data = self._checked()
         if not isinstance(key, str):
             raise TypeError(f"session keys are str, got {type(key).__name__}")
-        self._dirty = True
         data.data[key] = value
 
     def get(self, key: str) -> Any:
         """Return the value stored under ``key``, or None when there is none."""
-        value = self._checked().data.get(key)
-        if type(value) not in ATOMIC:
-            self._dirty = True  # the body may change it in place
-        return value
+        return self._checked().data.get(key)
 
     def delete(self, key: str) -> None:
         """Remove ``key`` from this session (nothing happens if it is absent)."""
-        data = self._checked()
-        self._dirty = True
-        data.data.pop(key, None)
+        self._checked().data.pop(key, None)
 
     @property
     def predicted_intent(self) -> IntentClassifierPrediction | None:

@@ -193,16 +193,21 @@ class Counters:
         cell.accepted -= 1
         self.resolved()
 
-    def resolved(self) -> None:
-        """Note that one accepted event was resolved (processed, failed or cancelled)."""
+    def resolved(self) -> bool:
+        """Note that one accepted event was resolved; False if nothing was pending."""
         # IndexError cannot happen if every resolution is counted once; never let it escape.
         # (Not contextlib.suppress: this runs for every event.)
         try:
             self._pending.pop()
         except IndexError:
-            return
+            return False
         if self._drained is not None and not self._pending:
             self._drained.set()
+        return True
+
+    def unresolve(self) -> None:
+        """Take back a ``resolved()`` whose settling lost a race (someone else settled it)."""
+        self._pending.append(None)
 
     @property
     def pending_now(self) -> int:

@@ -1,8 +1,9 @@
 """The commit point: one session's turns, each committed or rolled back as a whole.
 
-A turn runs the bot's logic on the session's live record; :meth:`SessionTurns.commit` then
-makes the result the session's committed state in one step, or :meth:`SessionTurns.rollback`
-returns the record to the last committed state exactly: data (nested values included),
+A turn runs the bot's logic on the session's live record; :meth:`SessionTurns.commit`
+(:meth:`~SessionTurns.prepare`, then :meth:`~SessionTurns.install`) then makes the result the
+session's committed state, or :meth:`SessionTurns.rollback` returns the record to the last
+committed state exactly: data (nested values included),
 history, state, last intent, last file, last message. Everything that must happen "together
 with the turn" happens in ``commit``: trimming the history to ``max_history``, copying the new
 state (which refuses values that cannot be copied), writing it to a durable store, remembering
@@ -19,18 +20,25 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from runtime._values import copy_values
 from runtime.engine import TurnOutcome
-from runtime.errors import SessionValueError, StoreError, describe_exception
+from runtime.errors import StoreError, describe_exception
 from runtime.session import Session, SessionData, SessionSnapshot
 
 if TYPE_CHECKING:
     from runtime.engine import Engine
     from runtime.event import Event
 
-__all__ = ["Checkpoint", "SessionTurns"]
+__all__ = ["Checkpoint", "Prepared", "SessionTurns"]
+
+
+class Prepared(NamedTuple):
+    """A turn ready to be installed: its data copy and, for a durable store, its record."""
+
+    data: dict[str, Any]
+    durable: SessionData | None
 
 
 class Checkpoint:
@@ -46,8 +54,7 @@ class Checkpoint:
 
         Args:
             record: the live record.
-            data: a copy of its data already made (the last checkpoint's, when the turn did
-                not touch the data); None to copy it now.
+            data: a copy of its data already made; None to copy it now.
 
         Raises:
             SessionValueError: a data value cannot be copied.
@@ -65,9 +72,13 @@ class Checkpoint:
         self.message = record.message
 
     def restore(self, record: SessionData) -> None:
-        """Make ``record`` equal to this checkpoint again (the checkpoint stays as it is)."""
+        """Make ``record`` equal to this checkpoint again (the checkpoint stays as it is).
+
+        All or nothing: the one step that can fail (copying the data) comes first.
+        """
+        data = copy_values(self.data)
         record.state = self.state
-        record.data = copy_values(self.data)
+        record.data = data
         del self.history[self.history_len :]
         record.chat_history = self.history
         record.predicted_intent = self.predicted_intent
@@ -151,6 +162,64 @@ class SessionTurns:
             self.rollback()
             raise
 
+    def prepare(self, event: Event, outcome: TurnOutcome) -> Prepared | None:
+        """Do the part of the commit that may fail or take long, changing nothing committed.
+
+        Trims the history to ``max_history`` and copies the data (user ``__deepcopy__`` code
+        may run); with a durable store, builds the record to save. A session actor runs this
+        while the turn can still be abandoned (stop, turn_timeout), then :meth:`install`.
+
+        Returns:
+            What :meth:`install` needs; None for a resend of a committed ``message_id``.
+
+        Raises:
+            SessionValueError: a value set in this turn cannot be copied (rolled back).
+        """
+        if outcome.duplicate:
+            return None
+        record = self.record
+        limit = self.max_history
+        if limit is not None and len(record.chat_history) > limit:
+            record.chat_history = record.chat_history[len(record.chat_history) - limit :]
+        try:
+            data = copy_values(record.data)
+            durable = None
+            if self.persist is not None:
+                durable = Checkpoint(record, data).record(record.id, record.replies_by_message_id)
+                if event.message_id is not None:
+                    durable.remember(event.message_id, outcome.replies)
+        except BaseException:
+            # SessionValueError, or SystemExit from a value's __deepcopy__: nothing stays.
+            self.rollback()
+            raise
+        return Prepared(data, durable)
+
+    def install(self, event: Event, outcome: TurnOutcome, prepared: Prepared | None) -> None:
+        """Make the prepared turn the committed state: save it (durable store), then swap.
+
+        Raises:
+            StoreError: ``persist`` failed, whatever it raised (the turn is rolled back).
+        """
+        if prepared is None:
+            return
+        record = self.record
+        if self.persist is None:
+            # Nothing can fail: advance the checkpoint in place (no allocation per turn).
+            self.committed.capture(record, prepared.data)
+        else:
+            assert prepared.durable is not None
+            try:
+                self.persist(prepared.durable)
+            except BaseException as exc:  # CancelledError from an async store included
+                self.rollback()
+                raise StoreError(
+                    f"saving session {record.id!r} failed: {describe_exception(exc)}; "
+                    "the turn was rolled back and had no effect"
+                ) from exc
+            self.committed = Checkpoint(record, prepared.data)
+        if event.message_id is not None:
+            record.remember(event.message_id, outcome.replies)
+
     def commit(self, event: Event, outcome: TurnOutcome) -> None:
         """Make the turn's effects the committed state, all of them or none.
 
@@ -158,45 +227,7 @@ class SessionTurns:
             SessionValueError: a value set in this turn cannot be copied (rolled back).
             StoreError: ``persist`` failed (rolled back).
         """
-        if outcome.duplicate:
-            return
-        record = self.record
-        limit = self.max_history
-        if limit is not None and len(record.chat_history) > limit:
-            record.chat_history = record.chat_history[len(record.chat_history) - limit :]
-        session = self.session
-        committed = self.committed
-        try:
-            # Copy the data only if the turn may have changed it (see Session._dirty).
-            data = copy_values(record.data) if session._dirty else committed.data
-            session._dirty = False
-            if self.persist is None:
-                # Nothing can fail from here on: advance the checkpoint in place (no allocation
-                # on every turn).
-                committed.capture(record, data)
-            else:
-                checkpoint = Checkpoint(record, data)
-                durable = checkpoint.record(record.id, record.replies_by_message_id)
-                if event.message_id is not None:
-                    durable.remember(event.message_id, outcome.replies)
-                self.persist(durable)
-                self.committed = checkpoint
-        except SessionValueError:
-            self.rollback()
-            raise
-        except Exception as exc:
-            self.rollback()
-            raise StoreError(
-                f"saving session {record.id!r} failed: {describe_exception(exc)}; "
-                "the turn was rolled back and had no effect"
-            ) from exc
-        except BaseException:
-            # SystemExit from a value's __deepcopy__, CancelledError from a store: still
-            # nothing of the turn may stay. The caller treats it as a crash.
-            self.rollback()
-            raise
-        if event.message_id is not None:
-            record.remember(event.message_id, outcome.replies)
+        self.install(event, outcome, self.prepare(event, outcome))
 
     def run(self, event: Event) -> TurnOutcome:
         """Execute and commit ``event``'s turn (raises as :meth:`execute` and :meth:`commit`)."""
@@ -207,7 +238,6 @@ class SessionTurns:
     def rollback(self) -> None:
         """Return the live record to the last committed state and end the turn."""
         self.committed.restore(self.record)
-        self.session._dirty = False
         self.session._end_turn()
 
     def saved_record(self) -> SessionData:
@@ -218,9 +248,20 @@ class SessionTurns:
         """Return a frozen copy of the committed state, or None if never opened."""
         return self.committed.snapshot(self.record.id)
 
-    def wipe(self) -> None:
-        """Forget everything the session holds, its ``message_id`` memory included."""
+    def wipe(self) -> tuple[Checkpoint, OrderedDict[str, tuple[str, ...]] | None]:
+        """Forget everything the session holds, its ``message_id`` memory included.
+
+        Returns:
+            What :meth:`unwipe` needs to undo it.
+        """
+        undo = (self.committed, self.record.replies_by_message_id)
         self.record.clear()
         self.record.replies_by_message_id = None
         self.committed = Checkpoint(self.record)
-        self.session._dirty = False
+        return undo
+
+    def unwipe(self, undo: tuple[Checkpoint, OrderedDict[str, tuple[str, ...]] | None]) -> None:
+        """Undo :meth:`wipe` (the store could not delete the session)."""
+        self.committed, memory = undo
+        self.committed.restore(self.record)
+        self.record.replies_by_message_id = memory

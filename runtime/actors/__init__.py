@@ -14,7 +14,7 @@ from runtime.actors._requests import (
     Settlement,
     TurnRequest,
 )
-from runtime.actors._session_actor import ActorContext, SessionActor
+from runtime.actors._session_actor import ActorContext, SessionActor, save_quietly
 from runtime.actors._sweeper import Sweeper
 
 __all__ = [
@@ -33,4 +33,5 @@ __all__ = [
     "Settlement",
     "Sweeper",
     "TurnRequest",
+    "save_quietly",
 ]

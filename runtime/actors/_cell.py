@@ -36,12 +36,14 @@ class SessionCell:
     The inbox and the turns outlive actors: a replacement actor adopts both, so neither queued
     events nor the session's data are lost when an actor dies.
 
-    ``lock`` guards the commit point against stop() and turn_timeout: ``lifecycle`` changes,
-    ``running`` and a request's ``abandoned`` flag are read and written under it.
+    ``lock`` guards the claim of the commit point against stop() and turn_timeout:
+    ``lifecycle`` changes, ``running``, ``committing`` and a request's ``abandoned`` flag are
+    read and written under it. It is never held around user or store code.
     """
 
     __slots__ = (
         "actor",
+        "committing",
         "id",
         "inbox",
         "lifecycle",
@@ -59,7 +61,8 @@ class SessionCell:
         self.lifecycle = Lifecycle.ACTIVATING
         self.turns: SessionTurns | None = None  # set by the actor once loaded
         self.actor: SessionActor | None = None
-        self.running: TurnRequest | None = None  # the request whose turn runs now
+        self.running: TurnRequest | None = None  # the request whose turn runs, abandonable
+        self.committing: TurnRequest | None = None  # the request whose turn is being installed
         self.touched = touched  # the routing table's clock tick of the last event sent here
         self.passivation: PassivateRequest | None = None  # the queued request, if any
 

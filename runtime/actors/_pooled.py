@@ -23,8 +23,8 @@ So ``PooledActor.__init__`` sets pykka's four actor attributes itself instead of
 
 This is the one module that touches pykka's internals (``pykka._envelope`` and the private
 ``Actor`` methods); everything else goes through :class:`PooledInbox`'s ``tell``/``ask``/
-``close`` and :class:`PooledActor`'s hooks (``on_receive``, ``on_failure``, ``on_leftover``,
-``on_overrun``). It relies on these pykka 4.5 internals, each covered by
+``close`` and :class:`PooledActor`'s hooks (``on_tell``, ``on_receive``, ``on_failure``,
+``on_leftover``, ``on_overrun``). It relies on these pykka 4.5 internals, each covered by
 ``tests/actors/test_pykka_contract.py``:
 the attributes ``Actor.__init__`` sets (``actor_urn``, ``actor_inbox``, ``actor_stopped``,
 ``_actor_ref``) and ``ActorRef`` reading them, with only ``is_set()``/``set()`` used on the
@@ -187,8 +187,15 @@ class PooledInbox:
         with self._lock:
             self._closed = True
             self._moved = self._moved or moved
-            items = list(self._items)
-            self._items.clear()
+            # popleft one by one, never list() then clear(): a worker pops without the lock,
+            # and an item it popped between the two would be run *and* handed back here.
+            queue = self._items
+            items = []
+            while True:
+                try:
+                    items.append(queue.popleft())
+                except IndexError:
+                    break
         return _settle_asks(items, error)
 
     def close_if_empty(self) -> bool:
@@ -289,8 +296,12 @@ class PooledActor(pykka.Actor):
         # a message put after this schedules the stopped owner, whose slice runs this again).
         inbox: PooledInbox = self.actor_inbox  # type: ignore[assignment]
         error = pykka.ActorDeadError(f"{self.actor_ref} stopped before handling the message")
-        while not inbox.empty():
-            for message in _settle_asks([inbox._items.popleft()], error):
+        while True:
+            try:
+                item = inbox._items.popleft()
+            except IndexError:  # empty, or close() took the rest meanwhile
+                return
+            for message in _settle_asks([item], error):
                 self.on_leftover(message)
 
     def _pooled_run_slice(self, budget: int, trace: WorkerTrace | None = None) -> None:
@@ -331,10 +342,18 @@ class PooledActor(pykka.Actor):
         if owner is not None:
             owner._dispatcher.schedule(owner)
 
+    def on_tell(self, message: Any) -> None:
+        """Handle a message queued with :meth:`PooledInbox.tell` (no reply expected).
+
+        The default hands it to pykka's usual dispatch (``on_receive`` for plain messages).
+        Exceptions fail the actor exactly as an exception under pykka's ``tell`` does.
+        """
+        self._handle_receive(message)
+
     def _pooled_handle_tell(self, message: Any) -> None:
         # _pooled_handle for a bare tell (no reply_to).
         try:
-            self._handle_receive(message)
+            self.on_tell(message)
         except Exception:
             self._handle_failure(*sys.exc_info())
             try:

@@ -109,26 +109,41 @@ class Settlement:
     def succeed(self, request: TurnRequest, outcome: TurnOutcome) -> bool:
         """Count a committed turn, then resolve its future; False if it was settled before.
 
-        Counting comes first so a caller woken by its future sees its event in stats().
+        Counting comes first, so a caller woken by its future sees its event in stats(), and
+        a callback of the future that calls stop() does not wait for its own event.
         """
         cell = self.counters.cell()
         cell.add_outcome(outcome)
+        counted = self.counters.resolved()
         try:
             request.future.set_result(outcome.replies)
         except concurrent.futures.InvalidStateError:
             cell.add_outcome(outcome, sign=-1)
+            if counted:
+                self.counters.unresolve()
             return False
-        self.counters.resolved()
         return True
 
     def fail(self, request: TurnRequest, exc: BaseException) -> bool:
-        """Count a failed turn, then fail its future; False if it was settled before."""
+        """Count a failed turn, then fail its future; False if it was settled before.
+
+        A future its caller cancelled before the turn ran is counted as cancelled, once.
+        """
         cell = self.counters.cell()
         cell.failures += 1
-        if fail_future(request.future, exc):
-            self.counters.resolved()
+        counted = self.counters.resolved()
+        future = request.future
+        if fail_future(future, exc):
             return True
         cell.failures -= 1
+        if counted:
+            self.counters.unresolve()
+        try:
+            if not future.set_running_or_notify_cancel():
+                self.cancelled()  # cancelled, and this is the first to notice
+                return True
+        except RuntimeError:
+            pass  # settled by someone else, who counted it
         return False
 
     def cancelled(self) -> None:

@@ -15,6 +15,7 @@ committed state, so queued events go on and other sessions never notice.
 from __future__ import annotations
 
 import sys
+import threading
 import traceback
 from dataclasses import dataclass
 from types import TracebackType
@@ -39,7 +40,7 @@ from runtime.errors import (
 )
 from runtime.log import get_logger
 from runtime.session import SessionData
-from runtime.turn import SessionTurns
+from runtime.turn import Checkpoint, SessionTurns
 
 if TYPE_CHECKING:
     from runtime.actors._directory import Directory
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
     from runtime.store import SessionStore
     from runtime.subscriptions import Subscriptions
 
-__all__ = ["ActorContext", "SessionActor"]
+__all__ = ["ActorContext", "SessionActor", "save_quietly"]
 
 # Read on every turn; an enum member read from its class costs ~75 ns.
 _LIVE = Lifecycle.LIVE
@@ -70,6 +71,7 @@ class ActorContext:
     max_history: int | None
     turn_timeout: float | None
     durable: bool  # save every committed turn to the store (a durable store)
+    commits: threading.Condition  # notified when a commit ends after stop() closed its cell
 
 
 class SessionActor(PooledActor):
@@ -95,26 +97,29 @@ class SessionActor(PooledActor):
             return  # a replacement: the session is loaded already
         ctx = self._ctx
         try:
-            record = ctx.store.load(cell.id)
-            loaded = record is not None
-            if record is None:
+            stored = ctx.store.load(cell.id)
+            if stored is None:
                 record = SessionData(cell.id)
+            else:
+                # The live record must not be the store's object (an in-memory store keeps
+                # it): copy it, so only commits ever reach the store.
+                record = Checkpoint(stored).record(cell.id, stored.replies_by_message_id)
             persist = ctx.store.save if ctx.durable else None
             turns = SessionTurns(ctx.engine, record, max_history=ctx.max_history, persist=persist)
-        except Exception as exc:  # the store failed, or returned a record we cannot copy
+        except BaseException as exc:  # the store failed (CancelledError too), or a bad record
             self._activation_failed(exc)
             return
         counts = ctx.counters.cell()
         counts.activations += 1
-        if loaded:
+        if stored is not None:
             counts.rehydrations += 1
             ctx.counters.passivated.discard(cell.id)
         with cell.lock:
             cell.turns = turns
             if cell.lifecycle is Lifecycle.ACTIVATING:
-                cell.lifecycle = Lifecycle.LIVE
+                cell.lifecycle = _LIVE
 
-    def _activation_failed(self, exc: Exception) -> None:
+    def _activation_failed(self, exc: BaseException) -> None:
         cell = self._cell
         error = StoreError(
             f"loading session {cell.id!r} from the store failed: {describe_exception(exc)}; "
@@ -129,31 +134,31 @@ class SessionActor(PooledActor):
 
     # -- messages ---------------------------------------------------------------------------
 
-    def _handle_receive(self, message: Any) -> Any:
-        # Turns are nearly every message: skip pykka's chain of isinstance checks for them.
-        if type(message) is TurnRequest:
+    def on_tell(self, message: Any) -> None:
+        """Run a turn, or a passivation or forget request (queued with ``tell``)."""
+        if type(message) is TurnRequest:  # nearly every message: checked first
             self._run(message)
-            return None
-        try:
-            return super()._handle_receive(message)
-        except Exception:
-            raise
-        except BaseException as exc:
-            # Never let a BaseException reach pykka, which would stop every actor in the process.
-            raise SessionCrashedError(f"{type(exc).__name__} in session {self._cell.id!r}") from exc
+        else:
+            self.on_receive(message)
 
     def on_receive(self, message: Any) -> Any:
         """Answer a snapshot, passivation or forget request."""
         turns = self._cell.turns
         assert turns is not None  # messages are only handled once on_start loaded the session
-        if message is SNAPSHOT:
-            return turns.snapshot()
-        if isinstance(message, PassivateRequest):
-            self._passivate(turns, message)
-            return None
-        if isinstance(message, ForgetRequest):
-            self._forget(turns, message)
-            return None
+        try:
+            if message is SNAPSHOT:
+                return turns.snapshot()
+            if isinstance(message, PassivateRequest):
+                self._passivate(turns, message)
+                return None
+            if isinstance(message, ForgetRequest):
+                self._forget(turns, message)
+                return None
+        except Exception:
+            raise
+        except BaseException as exc:
+            # Never let a BaseException reach pykka, which would stop every actor in the process.
+            raise SessionCrashedError(f"{type(exc).__name__} in session {self._cell.id!r}") from exc
         return super().on_receive(message)
 
     def _run(self, request: TurnRequest) -> None:
@@ -181,24 +186,33 @@ class SessionActor(PooledActor):
             event = request.event
             try:
                 outcome = turns.execute(event)  # rolls back itself if it raises
+                prepared = turns.prepare(event, outcome)  # copies: still abandonable
+            except SessionValueError as exc:
+                cell.running = None
+                self._commit_failed(request, exc)
+                return
             except BaseException as exc:  # SystemExit from a body, a bug of ours
                 cell.running = None
                 self._crashed(request, exc)
                 return
-            error: BaseException | None = None
-            with cell.lock:
+            with cell.lock:  # the claim: from here on, stop() and turn_timeout let it finish
                 cell.running = None
-                if request.abandoned or cell.lifecycle is not _LIVE:
-                    turns.rollback()
-                    error = RuntimeStoppedError("the runtime stopped while a body was running")
-                else:
-                    try:
-                        turns.commit(event, outcome)
-                    except (SessionValueError, StoreError) as exc:
-                        error = exc
-            if error is not None:
-                self._commit_failed(request, error)
+                claimed = not request.abandoned and cell.lifecycle is _LIVE
+                if claimed:
+                    cell.committing = request
+            if not claimed:
+                turns.rollback()
+                self._commit_failed(
+                    request, RuntimeStoppedError("the runtime stopped while a body was running")
+                )
                 return
+            try:
+                turns.install(event, outcome, prepared)  # a durable store's save: may be slow
+            except StoreError as exc:
+                self._commit_done(cell)
+                self._commit_failed(request, exc)
+                return
+            self._commit_done(cell)
             if not outcome.duplicate:
                 # Before the future: when a caller sees its replies, subscribers have them too.
                 ctx.subscriptions.publish(event, outcome.replies)
@@ -207,15 +221,30 @@ class SessionActor(PooledActor):
             cell.running = None
             self._crashed(request, exc)
 
+    def _commit_done(self, cell: SessionCell) -> None:
+        """End the claim; if stop() is waiting for this commit, save the session and wake it."""
+        cell.committing = None
+        if cell.lifecycle is not _CLOSED:  # read after the write: see _run's comment
+            return
+        ctx = self._ctx
+        if not ctx.durable and cell.turns is not None:
+            # stop() may have stopped waiting for us (its deadline): save what we committed.
+            save_quietly(ctx.store, cell, ctx.counters)
+        with ctx.commits:
+            ctx.commits.notify_all()
+
     def _commit_failed(self, request: TurnRequest, error: BaseException) -> None:
-        if request.abandoned:
-            return  # its future was failed by whoever abandoned it
         counts = self._ctx.counters.cell()
+        if request.abandoned:
+            # Whoever abandoned it failed its future (this only settles a lost race).
+            self._ctx.settlement.fail(request, error)
+            return
         if isinstance(error, StoreError):
             counts.store_errors += 1
         elif isinstance(error, SessionValueError):
             counts.value_errors += 1
-        self._log(request).error("turn_not_committed", error=describe_exception(error))
+        if not isinstance(error, RuntimeStoppedError):
+            self._log(request).error("turn_not_committed", error=describe_exception(error))
         self._ctx.settlement.fail(request, error)
 
     def _crashed(self, request: TurnRequest | None, exc: BaseException | None) -> None:
@@ -239,7 +268,7 @@ class SessionActor(PooledActor):
             ctx.settlement.fail(request, error)
         ctx.counters.cell().restarts += 1
         self.actor_stopped.set()
-        if ctx.dispatcher.running and cell.lifecycle is not Lifecycle.CLOSED:
+        if ctx.dispatcher.running and cell.lifecycle is not _CLOSED:
             SessionActor.start(cell=cell, context=ctx)
 
     def on_failure(
@@ -269,18 +298,8 @@ class SessionActor(PooledActor):
             return
         try:
             ctx.store.save(turns.saved_record())
-        except Exception as exc:
-            ctx.counters.cell().store_errors += 1
-            get_logger(session_id=cell.id).error(
-                "session_save_failed",
-                error=describe_exception(exc),
-                detail="the session stays live; the next passivation tries again",
-            )
-            error = StoreError(
-                f"saving session {cell.id!r} failed: {describe_exception(exc)}; it stays live"
-            )
-            error.__cause__ = exc
-            request.fail(error)
+        except BaseException as exc:  # CancelledError from a store too
+            request.fail(self._store_failed("save", exc, "it stays live; passivation retries"))
             return
         if ctx.directory.remove(cell, if_touched=request.touched):
             ctx.counters.cell().passivations += 1
@@ -293,19 +312,22 @@ class SessionActor(PooledActor):
     def _forget(self, turns: SessionTurns, request: ForgetRequest) -> None:
         cell = self._cell
         ctx = self._ctx
+        with cell.lock:  # wiped before the delete: a concurrent stop() saves nothing of it
+            if cell.lifecycle is _CLOSED:
+                request.fail(RuntimeStoppedError("the runtime stopped before the forget"))
+                return
+            existed = turns.committed.state is not None
+            undo = turns.wipe()
         try:
             ctx.store.delete(cell.id)
-        except Exception as exc:
-            ctx.counters.cell().store_errors += 1
-            error = StoreError(
-                f"deleting session {cell.id!r} failed: {describe_exception(exc)}; "
-                "nothing was forgotten"
-            )
-            error.__cause__ = exc
-            request.fail(error)
+        except BaseException as exc:  # CancelledError from a store too
+            with cell.lock:
+                turns.unwipe(undo)
+                closed = cell.lifecycle is _CLOSED
+            if closed and not ctx.durable:
+                save_quietly(ctx.store, cell, ctx.counters)  # stop() skipped the wiped session
+            request.fail(self._store_failed("delete", exc, "nothing was forgotten"))
             return
-        existed = turns.committed.state is not None
-        turns.wipe()
         ctx.counters.passivated.discard(cell.id)
         if existed:
             ctx.counters.cell().forgotten += 1
@@ -313,20 +335,28 @@ class SessionActor(PooledActor):
             self.actor_stopped.set()
         request.resolve(existed)
 
+    def _store_failed(self, operation: str, exc: BaseException, outcome: str) -> StoreError:
+        cell_id = self._cell.id
+        self._ctx.counters.cell().store_errors += 1
+        get_logger(session_id=cell_id).error(
+            f"session_{operation}_failed", error=describe_exception(exc), detail=outcome
+        )
+        error = StoreError(
+            f"{operation} of session {cell_id!r} failed: {describe_exception(exc)}; {outcome}"
+        )
+        error.__cause__ = exc
+        return error
+
     # -- from outside the actor -------------------------------------------------------------
 
     def on_overrun(self, thread_id: int, unit: int) -> None:
         """Fail the turn that ran past ``turn_timeout`` (called by the dispatcher's monitor)."""
         cell = self._cell
-        if not cell.lock.acquire(blocking=False):
-            return  # the turn is committing (a durable store's save): it is finishing
-        try:
-            request = cell.running
+        with cell.lock:  # held only for a few reads and writes, never around user code
+            request = cell.running  # None while a claimed turn commits: it is finishing
             if request is None or request.abandoned or unit != self._pooled_unit:
                 return  # no turn, or not the unit that overran (a slow load before it)
             request.abandoned = True
-        finally:
-            cell.lock.release()
         frame = sys._current_frames().get(thread_id)
         stack = "".join(traceback.format_stack(frame)) if frame is not None else None
         timeout = self._ctx.turn_timeout
@@ -366,3 +396,17 @@ class SessionActor(PooledActor):
             state=None if turns is None else turns.record.state,
             event_kind=None if request is None else request.event.kind.value,
         )
+
+
+def save_quietly(store: SessionStore, cell: SessionCell, counters: Counters) -> bool:
+    """Save ``cell``'s committed state (if opened); log and count a failure; never raise."""
+    turns = cell.turns
+    if turns is None or turns.committed.state is None:
+        return True
+    try:
+        store.save(turns.saved_record())
+    except BaseException as exc:  # CancelledError too: stop() must go on
+        counters.cell().store_errors += 1
+        get_logger(session_id=cell.id).error("session_save_failed", error=describe_exception(exc))
+        return False
+    return True

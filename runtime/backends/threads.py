@@ -1,16 +1,19 @@
 """The default backend: pooled pykka session actors on a few threads of this process.
 
-Its parts each do one job and none calls back into this class: the :class:`Directory` routes
-events to cells, each cell's :class:`SessionActor` loads its session, runs its turns through
-the commit point and passivates or forgets it, the :class:`Sweeper` picks sessions to passivate,
-the :class:`Dispatcher` runs actors on worker threads and notices turns past ``turn_timeout``,
-and :class:`Settlement` settles and counts every turn's future. This class wires them together,
-takes events in (the bounds), and shuts everything down in one pass.
+Its parts each do one job and get only the narrow callables they need from this class (the
+directory starts actors and reports growth, the sweeper queues passivations through them):
+the :class:`Directory` routes events to cells, each cell's :class:`SessionActor` loads its
+session, runs its turns through the commit point and passivates or forgets it, the
+:class:`Sweeper` picks sessions to passivate, the :class:`Dispatcher` runs actors on worker
+threads and notices turns past ``turn_timeout``, and :class:`Settlement` settles and counts
+every turn's future. This class wires them together, takes events in (the bounds), and shuts
+everything down in one pass.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +34,7 @@ from runtime.actors import (
     Settlement,
     Sweeper,
     TurnRequest,
+    save_quietly,
 )
 from runtime.engine import Engine
 from runtime.errors import (
@@ -76,6 +80,7 @@ class ThreadBackend:
         self._started = False
         self._counters = Counters()
         self._subscriptions = Subscriptions()
+        self._commits = threading.Condition()
         self._log = get_logger()
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -113,6 +118,7 @@ class ThreadBackend:
             max_history=config.max_history,
             turn_timeout=config.turn_timeout,
             durable=self._durable,
+            commits=self._commits,
         )
         self._dispatcher.start()
         self._sweeper.start()
@@ -167,23 +173,13 @@ class ThreadBackend:
         """Fail what the cell queued or runs, stop its actor, save it; False if saving failed."""
         stopped = RuntimeStoppedError("the runtime stopped before this event was handled")
         leftovers = cell.inbox.close(stopped)
-        # A turn holds the lock only while it commits. Without a durable store that takes
-        # microseconds: wait for it (the checkpoint saved below is then whole). A durable
-        # store's save may take long: wait until the deadline, then go on; that turn's future
-        # settles when its save returns (and nothing is saved here for a durable store).
-        locked = (
-            cell.lock.acquire(timeout=_left(deadline)) if self._durable else cell.lock.acquire()
-        )
-        try:
+        with cell.lock:  # held by others only for a few reads and writes
             cell.lifecycle = Lifecycle.CLOSED
             running = cell.running
-            if locked and running is not None and not running.abandoned:
+            if running is not None and not running.abandoned:
                 running.abandoned = True
             else:
                 running = None
-        finally:
-            if locked:
-                cell.lock.release()
         for message in leftovers:
             if isinstance(message, TurnRequest):
                 self._settlement.fail(message, stopped)
@@ -197,18 +193,15 @@ class ThreadBackend:
             )
         if cell.actor is not None:
             cell.actor.actor_stopped.set()
-        turns = cell.turns
-        if turns is None or self._durable or turns.committed.state is None:
-            return True  # never loaded or opened, or every commit is in the store already
-        try:
-            self._store.save(turns.saved_record())
-        except Exception as exc:
-            self._counters.cell().store_errors += 1
-            self._log.error(
-                "session_save_failed", session_id=cell.id, error=describe_exception(exc)
+        # A claimed turn is being installed (a durable store's save, a slow copy): it will
+        # commit. Wait for it until the deadline; past it, its actor saves it when done.
+        with self._commits:
+            finished = self._commits.wait_for(
+                lambda: cell.committing is None, timeout=_left(deadline)
             )
-            return False
-        return True
+        if self._durable or not finished:
+            return True  # every commit is in the store already, or will be by its actor
+        return save_quietly(self._store, cell, self._counters)
 
     # -- events -----------------------------------------------------------------------------
 
@@ -348,7 +341,7 @@ class ThreadBackend:
     def _load(self, session_id: str) -> SessionData | None:
         try:
             return self._store.load(session_id)
-        except Exception as exc:
+        except BaseException as exc:  # CancelledError from a store too
             self._counters.cell().store_errors += 1
             raise StoreError(
                 f"loading session {session_id!r} failed: {describe_exception(exc)}"
