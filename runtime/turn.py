@@ -74,9 +74,14 @@ class Checkpoint:
     def restore(self, record: SessionData) -> None:
         """Make ``record`` equal to this checkpoint again (the checkpoint stays as it is).
 
-        All or nothing: the one step that can fail (copying the data) comes first.
+        It cannot fail: if copying the committed data fails (a value whose ``__deepcopy__``
+        fails now though it worked at the commit), the record gets the committed dict itself,
+        so every field is the committed one; the next commit copies the data again.
         """
-        data = copy_values(self.data)
+        try:
+            data = copy_values(self.data)
+        except BaseException:  # a rollback must complete, whatever a __deepcopy__ raises
+            data = self.data
         record.state = self.state
         record.data = data
         del self.history[self.history_len :]
