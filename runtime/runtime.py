@@ -200,8 +200,9 @@ class Runtime:
         Events accepted before ``stop()`` are handled if they finish within ``timeout``
         seconds (``drain_timeout`` by default); the rest fail with ``RuntimeStoppedError`` and
         their turns are not committed (a body still running is rolled back when it returns).
-        No future is left pending, and ``stop`` returns within about ``timeout``. Calling it
-        again does nothing.
+        ``stop`` returns within about ``timeout``; every future is then settled, except that
+        of a turn already saving its commit to a durable store, which resolves when the save
+        returns. Calling it again does nothing.
 
         Returns:
             True if every accepted event was handled, False if some were failed.

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from runtime._values import copy_values
 from runtime.engine import TurnOutcome
@@ -31,14 +31,9 @@ if TYPE_CHECKING:
     from runtime.engine import Engine
     from runtime.event import Event
 
-__all__ = ["Checkpoint", "Prepared", "SessionTurns"]
+__all__ = ["Checkpoint", "SessionTurns"]
 
-
-class Prepared(NamedTuple):
-    """A turn ready to be installed: its data copy and, for a durable store, its record."""
-
-    data: dict[str, Any]
-    durable: SessionData | None
+_EMPTY: dict[str, Any] = {}  # the committed copy of every empty data dict; never changed
 
 
 class Checkpoint:
@@ -128,7 +123,7 @@ class SessionTurns:
         SessionValueError: ``record`` holds a value that cannot be copied.
     """
 
-    __slots__ = ("committed", "engine", "max_history", "persist", "record", "session")
+    __slots__ = ("_durable", "committed", "engine", "max_history", "persist", "record", "session")
 
     def __init__(
         self,
@@ -143,6 +138,7 @@ class SessionTurns:
         self.session = Session(record, engine.bot)
         self.max_history = max_history
         self.persist = persist
+        self._durable: SessionData | None = None  # the record prepare() built for install()
         self.committed = Checkpoint(record)
 
     @property
@@ -167,7 +163,7 @@ class SessionTurns:
             self.rollback()
             raise
 
-    def prepare(self, event: Event, outcome: TurnOutcome) -> Prepared | None:
+    def prepare(self, event: Event, outcome: TurnOutcome) -> dict[str, Any] | None:
         """Do the part of the commit that may fail or take long, changing nothing committed.
 
         Trims the history to ``max_history`` and copies the data (user ``__deepcopy__`` code
@@ -175,7 +171,8 @@ class SessionTurns:
         while the turn can still be abandoned (stop, turn_timeout), then :meth:`install`.
 
         Returns:
-            What :meth:`install` needs; None for a resend of a committed ``message_id``.
+            The data copy :meth:`install` needs (with a durable store, the record to save is
+            kept for it too); None for a resend of a committed ``message_id``.
 
         Raises:
             SessionValueError: a value set in this turn cannot be copied (rolled back).
@@ -186,20 +183,22 @@ class SessionTurns:
         limit = self.max_history
         if limit is not None and len(record.chat_history) > limit:
             record.chat_history = record.chat_history[len(record.chat_history) - limit :]
+        values = record.data
         try:
-            data = copy_values(record.data)
-            durable = None
+            # A committed dict is never changed, so every empty one can be the same.
+            data = copy_values(values) if values else _EMPTY
             if self.persist is not None:
                 durable = Checkpoint(record, data).record(record.id, record.replies_by_message_id)
                 if event.message_id is not None:
                     durable.remember(event.message_id, outcome.replies)
+                self._durable = durable
         except BaseException:
             # SessionValueError, or SystemExit from a value's __deepcopy__: nothing stays.
             self.rollback()
             raise
-        return Prepared(data, durable)
+        return data
 
-    def install(self, event: Event, outcome: TurnOutcome, prepared: Prepared | None) -> None:
+    def install(self, event: Event, outcome: TurnOutcome, prepared: dict[str, Any] | None) -> None:
         """Make the prepared turn the committed state: save it (durable store), then swap.
 
         Raises:
@@ -210,18 +209,19 @@ class SessionTurns:
         record = self.record
         if self.persist is None:
             # Nothing can fail: advance the checkpoint in place (no allocation per turn).
-            self.committed.capture(record, prepared.data)
+            self.committed.capture(record, prepared)
         else:
-            assert prepared.durable is not None
+            durable, self._durable = self._durable, None
+            assert durable is not None
             try:
-                self.persist(prepared.durable)
+                self.persist(durable)
             except BaseException as exc:  # CancelledError from an async store included
                 self.rollback()
                 raise StoreError(
                     f"saving session {record.id!r} failed: {describe_exception(exc)}; "
                     "the turn was rolled back and had no effect"
                 ) from exc
-            self.committed = Checkpoint(record, prepared.data)
+            self.committed = Checkpoint(record, prepared)
         if event.message_id is not None:
             record.remember(event.message_id, outcome.replies)
 

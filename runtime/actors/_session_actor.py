@@ -209,10 +209,14 @@ class SessionActor(PooledActor):
             try:
                 turns.install(event, outcome, prepared)  # a durable store's save: may be slow
             except StoreError as exc:
-                self._commit_done(cell)
+                cell.committing = None
+                if cell.lifecycle is _CLOSED:
+                    self._commit_ended_after_stop(cell)
                 self._commit_failed(request, exc)
                 return
-            self._commit_done(cell)
+            cell.committing = None
+            if cell.lifecycle is _CLOSED:  # read after the write: see the comment above
+                self._commit_ended_after_stop(cell)
             if not outcome.duplicate:
                 # Before the future: when a caller sees its replies, subscribers have them too.
                 ctx.subscriptions.publish(event, outcome.replies)
@@ -221,11 +225,8 @@ class SessionActor(PooledActor):
             cell.running = None
             self._crashed(request, exc)
 
-    def _commit_done(self, cell: SessionCell) -> None:
-        """End the claim; if stop() is waiting for this commit, save the session and wake it."""
-        cell.committing = None
-        if cell.lifecycle is not _CLOSED:  # read after the write: see _run's comment
-            return
+    def _commit_ended_after_stop(self, cell: SessionCell) -> None:
+        """Save the session stop() may have given up waiting for, and wake stop()."""
         ctx = self._ctx
         if not ctx.durable and cell.turns is not None:
             # stop() may have stopped waiting for us (its deadline): save what we committed.
