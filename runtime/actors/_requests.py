@@ -10,8 +10,6 @@ from __future__ import annotations
 import concurrent.futures
 from typing import TYPE_CHECKING, Any
 
-from runtime._future import ReplyFuture
-
 if TYPE_CHECKING:
     from runtime.engine import TurnOutcome
     from runtime.event import Event
@@ -87,11 +85,6 @@ def fail_future(future: concurrent.futures.Future[Any], exc: BaseException) -> b
     except concurrent.futures.InvalidStateError:
         return False
     return True
-
-
-def new_reply_future() -> concurrent.futures.Future[list[str]]:
-    """Return the future an accepted event's replies resolve."""
-    return ReplyFuture()
 
 
 class Settlement:
