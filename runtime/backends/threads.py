@@ -156,12 +156,17 @@ class ThreadBackend:
                 timeout=timeout,
                 detail="events still pending are failed with RuntimeStoppedError",
             )
+        # A sender that passed the running check just before it turned false may still get its
+        # event accepted, then failed below: then this was not a full drain.
+        failed_before = self._counters.totals()["failures"]
         self._sweeper.stop(_left(deadline))
         failed_saves: list[str] = []
         for cell in self._directory.close():
             if not self._close_cell(cell, deadline):
                 failed_saves.append(cell.id)
         self._dispatcher.stop(timeout=_left(deadline))
+        if self._counters.totals()["failures"] > failed_before:
+            drained = False
         if failed_saves:
             raise StoreError(
                 f"the runtime stopped, but saving {len(failed_saves)} session(s) to the store "
@@ -298,7 +303,9 @@ class ThreadBackend:
         except pykka.ActorDeadError:
             with cell.lock:
                 cell.passivation = None
-            request.resolve(cell.inbox.moved)
+            # Gone meanwhile: passivated, or forgotten, or its load failed; only the first is
+            # a passivation.
+            request.resolve(cell.id in self._counters.passivated)
 
     # -- session operations -----------------------------------------------------------------
 
