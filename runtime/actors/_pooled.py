@@ -134,20 +134,14 @@ class PooledInbox:
         Raises:
             pykka.ActorDeadError: the inbox was closed (see :attr:`moved` for why).
         """
-        with self._lock:
-            if self._closed:
-                raise pykka.ActorDeadError(
-                    "the inbox is closed: " + ("its session moved" if self._moved else "stopped")
-                )
-            self._items.append(envelope)
-            if self._scheduled or self._owner is None:
-                return
-            self._scheduled = True
-            owner = self._owner
-        owner._dispatcher.schedule(owner)
+        self.tell(envelope)  # a slice tells envelopes and bare messages apart by type
 
     def tell(self, message: object) -> None:
-        """Queue ``message`` with no reply expected (see :meth:`put`; inlined: every event)."""
+        """Queue ``message`` with no reply expected; schedule the owner if it is idle.
+
+        Raises:
+            pykka.ActorDeadError: the inbox was closed (see :attr:`moved` for why).
+        """
         with self._lock:
             if self._closed:
                 raise pykka.ActorDeadError(
