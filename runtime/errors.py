@@ -9,8 +9,11 @@ Every exception the runtime raises on purpose derives from one root::
      ├── SessionAccessError          a Session was used outside its own turn
      ├── RuntimeStoppedError         the Runtime is not running (not started, or stopped)
      ├── SessionCrashedError         a session's actor died while handling this event
+     │    └── PoisonEventError        the event crashed its actor too often: quarantined
      ├── TurnTimeoutError            a turn ran longer than ``turn_timeout``; it will be undone
      ├── StoreError                  the session store failed; the event had no effect
+     │    ├── StoreUnavailableError   the store is down, full or locked (it recovers by itself)
+     │    └── StoreCorruptError       a stored record cannot be decoded
      ├── SessionValueError           a session value cannot be copied or stored (also TypeError)
      └── OverloadedError             a queue bound was reached; the event was not accepted
 
@@ -30,12 +33,15 @@ __all__ = [
     "BotFrozenError",
     "BotLoadError",
     "OverloadedError",
+    "PoisonEventError",
     "RuntimeStoppedError",
     "SessionAccessError",
     "SessionCrashedError",
     "SessionRuntimeError",
     "SessionValueError",
+    "StoreCorruptError",
     "StoreError",
+    "StoreUnavailableError",
     "TurnTimeoutError",
     "describe_exception",
 ]
@@ -73,6 +79,20 @@ class SessionCrashedError(SessionRuntimeError):
     """
 
 
+class PoisonEventError(SessionCrashedError):
+    """The event crashed its session's actor on every one of its attempts: it is quarantined.
+
+    Its turn was rolled back each time; the session's later events go on.
+
+    Attributes:
+        attempts: how many times the event was run.
+    """
+
+    def __init__(self, message: str, attempts: int) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+
+
 class TurnTimeoutError(SessionRuntimeError):
     """A turn ran longer than the Runtime's ``turn_timeout``.
 
@@ -91,21 +111,52 @@ class StoreError(SessionRuntimeError):
     """
 
 
+class StoreUnavailableError(StoreError):
+    """The store could not be reached or refused to write (server down, disk full, locked).
+
+    The turn it failed was rolled back: nothing of it is in the store or in memory. The runtime
+    needs no restart: the next event tries the store again.
+    """
+
+
+class StoreCorruptError(StoreError):
+    """A stored record could not be decoded (written by another codec, or damaged).
+
+    Attributes:
+        session_id: the session whose record is unreadable.
+        reason: what is wrong with it.
+    """
+
+    def __init__(self, session_id: str, reason: str) -> None:
+        self.session_id = session_id
+        self.reason = reason
+        super().__init__(f"the stored record of session {session_id!r} cannot be read: {reason}")
+
+
 class SessionValueError(SessionRuntimeError, TypeError):
-    """A session value cannot be copied (or stored), so the turn that set it cannot commit.
+    """A session value cannot be copied or stored, so it is refused (or its turn not committed).
+
+    Raised by ``session.set`` when the store's codec cannot store the value, and at the commit
+    when a value set earlier was changed into something it cannot copy or store (the turn is
+    then rolled back).
 
     Attributes:
         key: the session key holding the value.
-        value_type: the value's type name.
+        value_type: the type name of the value that cannot be kept (for a nested value, the
+            innermost one).
     """
 
-    def __init__(self, key: str, value: object) -> None:
+    def __init__(self, key: str, value: object, reason: str | None = None) -> None:
         self.key = key
         self.value_type = type(value).__name__
+        if reason is None:
+            reason = (
+                f"session value {key!r} of type {self.value_type} cannot be copied, so the "
+                "turn that set it was not committed"
+            )
         super().__init__(
-            f"session value {key!r} of type {self.value_type} cannot be copied, so the turn "
-            "that set it was not committed; keep plain data in sessions (numbers, strings, "
-            "lists, dicts, dataclasses...) and resources (locks, sockets, clients) elsewhere"
+            f"{reason}; keep plain data in sessions (numbers, strings, lists, dicts, "
+            "dataclasses...) and resources (locks, sockets, clients) elsewhere"
         )
 
 

@@ -10,7 +10,12 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Self
 
-from runtime._checks import check_message_id, check_seconds, optional_bound
+from runtime._checks import (
+    check_message_id,
+    check_positive_int,
+    check_seconds,
+    optional_bound,
+)
 from runtime.backends import Backend, RuntimeConfig, ThreadBackend
 from runtime.bot import Bot, File
 from runtime.engine import DEFAULT_MAX_HOPS
@@ -24,9 +29,9 @@ from runtime.event import (
     make_received,
 )
 from runtime.log import get_logger
-from runtime.session import SessionSnapshot
+from runtime.session import MESSAGE_ID_MEMORY, SessionSnapshot
 from runtime.stats import RuntimeStats
-from runtime.store import MemoryStore, SessionStore
+from runtime.store import SessionStore, open_store
 from runtime.subscriptions import ReplyCallback, Subscription
 
 __all__ = ["MAX_SESSION_ID_LENGTH", "Runtime", "RuntimeState", "live_runtimes"]
@@ -73,7 +78,11 @@ class Runtime:
 
     Args:
         bot: the bot to serve; it is frozen when the runtime starts.
-        store: where sessions are kept when not live (None: a new in-memory ``MemoryStore``).
+        store: where sessions are kept: a store object, or a URL the runtime opens (and closes
+            at ``stop()``): ``"memory"``, ``"sqlite:///path.db"`` (relative) or
+            ``"sqlite:////abs/path.db"``, ``"redis://host:port/0"``. None: a new in-memory
+            ``MemoryStore``. With a durable store (SQLite, Redis) every turn is written
+            before its future resolves, and values are checked at ``session.set``.
         backend: what runs the sessions (None: a ``ThreadBackend`` of this process).
         idle_timeout: passivate a session after at least this many seconds without events
             (None: never). A passivated session comes back transparently on its next event.
@@ -92,6 +101,16 @@ class Runtime:
             back when it returns, and the pool adds a thread so other sessions go on.
         max_history: keep at most this many chat history entries per session, the newest
             (None: all); ``session.chat_history`` is what is kept.
+        message_id_window: how many ``message_id``s each session remembers (with their
+            replies, in the store too): a resend of one of them returns the stored replies
+            without running any body, also after a restart on a durable store.
+        poison_after: an event whose turn crashes its session's actor (a ``BaseException``
+            such as ``SystemExit`` from a body) is rolled back and run again, up to this many
+            times in all; then it is quarantined: its future fails with ``PoisonEventError``
+            and the session's later events go on (1: never run a crashed event again).
+        restart_backoff: seconds before replacing the actor of a session that crashed twice
+            in a row, doubling with each further crash (at most 1 s); the first crash is
+            replaced at once. Other sessions never wait.
 
     Example::
 
@@ -103,7 +122,7 @@ class Runtime:
         self,
         bot: Bot,
         *,
-        store: SessionStore | None = None,
+        store: SessionStore | str | None = None,
         backend: Backend | None = None,
         idle_timeout: float | None = None,
         max_live_sessions: int | None = None,
@@ -116,14 +135,20 @@ class Runtime:
         drain_timeout: float = 5.0,
         turn_timeout: float | None = None,
         max_history: int | None = None,
+        message_id_window: int = MESSAGE_ID_MEMORY,
+        poison_after: int = 3,
+        restart_backoff: float = 0.01,
     ) -> None:
         if not isinstance(bot, Bot):
             raise TypeError(f"Runtime needs a Bot, got {type(bot).__name__}")
-        if store is not None and not isinstance(store, SessionStore):
+        if store is not None and not isinstance(store, str | SessionStore):
             raise TypeError(
-                "store must implement SessionStore (load, save, delete, session_ids, "
-                f"__len__, close), got {type(store).__name__}"
+                "store must be a store URL or implement SessionStore (load, save, delete, "
+                f"session_ids, __len__, close), got {type(store).__name__}"
             )
+        check_positive_int("message_id_window", message_id_window)
+        check_positive_int("poison_after", poison_after)
+        check_seconds("restart_backoff", restart_backoff, allow_zero=True)
         pool = {"workers": workers, "max_workers": max_workers, "slice_budget": slice_budget}
         given = {name: value for name, value in pool.items() if value is not None}
         if backend is None:
@@ -150,9 +175,14 @@ class Runtime:
             max_hops=max_hops,
             max_history=optional_bound("max_history", max_history, minimum=0),
             turn_timeout=turn_timeout,
+            message_id_window=message_id_window,
+            poison_after=poison_after,
+            restart_backoff=float(restart_backoff),
         )
         self.bot = bot
-        self.store: SessionStore = MemoryStore() if store is None else store
+        # Opened last: nothing above can fail after a store connection or file exists.
+        self._owns_store = isinstance(store, str)
+        self.store: SessionStore = open_store(store)
         self.backend: Backend = backend
         self._drain_timeout = float(drain_timeout)
         self._state = RuntimeState.NEW
@@ -184,12 +214,19 @@ class Runtime:
             if self._state is not RuntimeState.NEW:
                 raise RuntimeStoppedError("a stopped Runtime cannot restart; create a new one")
             self.bot.freeze()
+            bind = getattr(self.store, "bind", None)
+            if callable(bind):
+                bind(self.bot)  # a durable store's codec decodes to this bot's intents, types
             self.backend.start(self.bot, self.store, self.config)
             self._state = RuntimeState.RUNNING
             # A runtime dropped without stop() still stops its threads (when it is collected,
             # or at interpreter exit). The callback holds the backend, never the runtime.
             self._finalizer = weakref.finalize(
-                self, _close_dropped, self.backend, self._drain_timeout
+                self,
+                _close_dropped,
+                self.backend,
+                self._drain_timeout,
+                self.store if self._owns_store else None,
             )
             _LIVE.add(self)
         return self
@@ -221,6 +258,7 @@ class Runtime:
                 return True
             if self._state is RuntimeState.NEW:
                 self._state = RuntimeState.STOPPED
+                self._close_store()
                 return True
             self._state = RuntimeState.STOPPING
             _LIVE.discard(self)
@@ -230,6 +268,12 @@ class Runtime:
                 return self.backend.close(wait)
             finally:
                 self._state = RuntimeState.STOPPED
+                self._close_store()
+
+    def _close_store(self) -> None:
+        """Close the store this runtime opened from a URL (a store given as an object stays)."""
+        if self._owns_store:
+            self.store.close()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -416,9 +460,11 @@ class Runtime:
         return f"Runtime({self.bot.name!r}, {self._state.value})"
 
 
-def _close_dropped(backend: Backend, timeout: float) -> None:
+def _close_dropped(backend: Backend, timeout: float, store: SessionStore | None) -> None:
     """Stop the backend of a runtime that was dropped (or left running at exit)."""
     try:
         backend.close(timeout)
+        if store is not None:
+            store.close()
     except Exception as exc:  # a finalizer must not raise
         get_logger().error("runtime_close_failed", error=describe_exception(exc))

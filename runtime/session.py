@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import types
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,8 @@ __all__ = ["ReceivedEvent", "Session", "SessionData", "SessionSnapshot"]
 
 _get_ident = threading.get_ident
 
-#: How many message_id -> replies pairs a session remembers to answer resends.
+#: How many message_id -> replies pairs a session remembers by default to answer resends
+#: (``Runtime(message_id_window=...)``).
 MESSAGE_ID_MEMORY = 128
 
 
@@ -78,13 +79,18 @@ class SessionData:
         memory = self.replies_by_message_id
         return None if memory is None else memory.get(message_id)
 
-    def remember(self, message_id: str, replies: list[str]) -> None:
-        """Remember the replies for ``message_id`` so a resend does not run bodies twice."""
+    def remember(
+        self, message_id: str, replies: list[str], window: int = MESSAGE_ID_MEMORY
+    ) -> None:
+        """Remember the replies for ``message_id`` so a resend does not run bodies twice.
+
+        Only the last ``window`` message ids are kept (the oldest is forgotten first).
+        """
         if self.replies_by_message_id is None:
             self.replies_by_message_id = OrderedDict()
         memory = self.replies_by_message_id
         memory[message_id] = tuple(replies)
-        if len(memory) > MESSAGE_ID_MEMORY:
+        while len(memory) > window:
             memory.popitem(last=False)
 
     def snapshot(self) -> SessionSnapshot:
@@ -108,11 +114,14 @@ class Session:
     ``SessionAccessError`` when called from elsewhere.
     """
 
-    __slots__ = ("_bot", "_data", "_event", "_owner", "_replies")
+    __slots__ = ("_bot", "_check", "_data", "_event", "_owner", "_replies")
 
-    def __init__(self, data: SessionData, bot: Bot) -> None:
+    def __init__(
+        self, data: SessionData, bot: Bot, check: Callable[[str, object], None] | None = None
+    ) -> None:
         self._data = data
         self._bot = bot
+        self._check = check  # the store's codec check: refuse what it cannot keep, at once
         self._owner: int | None = None
         self._replies: list[str] = []
         self._event: ReceivedEvent | None = None
@@ -175,10 +184,14 @@ class Session:
 
         Raises:
             TypeError: ``key`` is not a str.
+            SessionValueError: the session's durable store cannot keep ``value`` (the message
+                names the key and the type); the session is unchanged.
         """
         data = self._checked()
         if not isinstance(key, str):
             raise TypeError(f"session keys are str, got {type(key).__name__}")
+        if self._check is not None:
+            self._check(key, value)
         data.data[key] = value
 
     def get(self, key: str) -> Any:

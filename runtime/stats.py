@@ -48,6 +48,8 @@ class RuntimeStats:
     value_errors: int = 0  # turns not committed because a session value could not be copied
     sessions_forgotten: int = 0  # sessions erased with Runtime.forget
     subscribers: int = 0  # reply subscriptions now
+    event_retries: int = 0  # events run again after crashing their actor (rolled back first)
+    poison_events: int = 0  # events quarantined after crashing their actor poison_after times
 
 
 _FIELDS = (
@@ -70,6 +72,8 @@ _FIELDS = (
     "store_errors",
     "value_errors",
     "forgotten",
+    "retries",
+    "poisoned",
 )
 
 
@@ -97,6 +101,8 @@ class CounterCell:
     store_errors: int
     value_errors: int
     forgotten: int
+    retries: int
+    poisoned: int
 
     def __init__(self) -> None:
         for name in _FIELDS:
@@ -256,4 +262,6 @@ class Counters:
             value_errors=t["value_errors"],
             sessions_forgotten=t["forgotten"],
             subscribers=subscribers,
+            event_retries=t["retries"],
+            poison_events=t["poisoned"],
         )

@@ -19,17 +19,17 @@ since a turn only appends to it (a reset or a trim replaces the list instead).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from runtime._values import copy_values
 from runtime.engine import TurnOutcome
-from runtime.errors import StoreError, describe_exception
-from runtime.session import Session, SessionData, SessionSnapshot
+from runtime.errors import StoreUnavailableError, describe_exception
+from runtime.session import MESSAGE_ID_MEMORY, Session, SessionData, SessionSnapshot
 
 if TYPE_CHECKING:
     from runtime.engine import Engine
     from runtime.event import Event
+    from runtime.store import Persistence
 
 __all__ = ["Checkpoint", "SessionTurns"]
 
@@ -70,13 +70,15 @@ class Checkpoint:
         """Make ``record`` equal to this checkpoint again (the checkpoint stays as it is).
 
         It cannot fail: if copying the committed data fails (a value whose ``__deepcopy__``
-        fails now though it worked at the commit), the record gets the committed dict itself,
-        so every field is the committed one; the next commit copies the data again.
+        fails now though it worked at the commit), the record gets a new dict of the committed
+        values, so every field is the committed one; the next commit copies the data again.
         """
         try:
             data = copy_values(self.data)
         except BaseException:  # a rollback must complete, whatever a __deepcopy__ raises
-            data = self.data
+            # A new dict of the committed values: a later turn's set or delete cannot reach
+            # the checkpoint (the next commit copies the data again).
+            data = dict(self.data)
         record.state = self.state
         record.data = data
         del self.history[self.history_len :]
@@ -116,14 +118,24 @@ class SessionTurns:
         engine: runs the bot's logic.
         record: the session's live record (its committed state at start).
         max_history: keep at most this many chat history entries (None: all).
-        persist: called with a standalone record of every turn about to commit (a durable
-            store's save); if it raises, the turn is rolled back and fails with StoreError.
+        persistence: how every turn about to commit is encoded (in :meth:`prepare`) and
+            written (in :meth:`install`) to a durable store; None for a non-durable store.
+        message_id_window: how many ``message_id``s the session remembers to answer resends.
 
     Raises:
         SessionValueError: ``record`` holds a value that cannot be copied.
     """
 
-    __slots__ = ("_durable", "committed", "engine", "max_history", "persist", "record", "session")
+    __slots__ = (
+        "_payload",
+        "committed",
+        "engine",
+        "max_history",
+        "message_id_window",
+        "persistence",
+        "record",
+        "session",
+    )
 
     def __init__(
         self,
@@ -131,14 +143,17 @@ class SessionTurns:
         record: SessionData,
         *,
         max_history: int | None = None,
-        persist: Callable[[SessionData], None] | None = None,
+        persistence: Persistence | None = None,
+        message_id_window: int = MESSAGE_ID_MEMORY,
     ) -> None:
         self.engine = engine
         self.record = record
-        self.session = Session(record, engine.bot)
+        check = None if persistence is None else persistence.check
+        self.session = Session(record, engine.bot, check)
         self.max_history = max_history
-        self.persist = persist
-        self._durable: SessionData | None = None  # the record prepare() built for install()
+        self.persistence = persistence
+        self.message_id_window = message_id_window
+        self._payload: object = None  # what prepare() encoded for install() to write
         self.committed = Checkpoint(record)
 
     @property
@@ -167,15 +182,17 @@ class SessionTurns:
         """Do the part of the commit that may fail or take long, changing nothing committed.
 
         Trims the history to ``max_history`` and copies the data (user ``__deepcopy__`` code
-        may run); with a durable store, builds the record to save. A session actor runs this
+        may run); with a durable store, encodes the whole committed record (the ``message_id``
+        and its replies included) for :meth:`install` to write. A session actor runs this
         while the turn can still be abandoned (stop, turn_timeout), then :meth:`install`.
 
         Returns:
-            The data copy :meth:`install` needs (with a durable store, the record to save is
+            The data copy :meth:`install` needs (with a durable store, the encoded record is
             kept for it too); None for a resend of a committed ``message_id``.
 
         Raises:
-            SessionValueError: a value set in this turn cannot be copied (rolled back).
+            SessionValueError: a value set in this turn cannot be copied or stored (the turn
+                is rolled back).
         """
         if outcome.duplicate:
             return None
@@ -187,11 +204,26 @@ class SessionTurns:
         try:
             # A committed dict is never changed, so every empty one can be the same.
             data = copy_values(values) if values else _EMPTY
-            if self.persist is not None:
-                durable = Checkpoint(record, data).record(record.id, record.replies_by_message_id)
+            persistence = self.persistence
+            if persistence is not None:
+                memory = record.replies_by_message_id
                 if event.message_id is not None:
-                    durable.remember(event.message_id, outcome.replies)
-                self._durable = durable
+                    memory = OrderedDict(() if memory is None else memory)
+                    memory[event.message_id] = tuple(outcome.replies)
+                    while len(memory) > self.message_id_window:
+                        memory.popitem(last=False)
+                self._payload = persistence.encode(
+                    SessionData(
+                        record.id,
+                        record.state,
+                        data,
+                        record.chat_history,
+                        record.predicted_intent,
+                        record.file,
+                        record.message,
+                        memory,
+                    )
+                )
         except BaseException:
             # SessionValueError, or SystemExit from a value's __deepcopy__: nothing stays.
             self.rollback()
@@ -199,38 +231,37 @@ class SessionTurns:
         return data
 
     def install(self, event: Event, outcome: TurnOutcome, prepared: dict[str, Any] | None) -> None:
-        """Make the prepared turn the committed state: save it (durable store), then swap.
+        """Make the prepared turn the committed state: write it (durable store), then swap.
 
         Raises:
-            StoreError: ``persist`` failed, whatever it raised (the turn is rolled back).
+            StoreUnavailableError: the durable write failed, whatever it raised (the turn is
+                rolled back; nothing of it is stored).
         """
         if prepared is None:
             return
         record = self.record
-        if self.persist is None:
-            # Nothing can fail: advance the checkpoint in place (no allocation per turn).
-            self.committed.capture(record, prepared)
-        else:
-            durable, self._durable = self._durable, None
-            assert durable is not None
+        persistence = self.persistence
+        if persistence is not None:
+            payload, self._payload = self._payload, None
             try:
-                self.persist(durable)
+                persistence.write(record.id, payload)
             except BaseException as exc:  # CancelledError from an async store included
                 self.rollback()
-                raise StoreError(
+                raise StoreUnavailableError(
                     f"saving session {record.id!r} failed: {describe_exception(exc)}; "
                     "the turn was rolled back and had no effect"
                 ) from exc
-            self.committed = Checkpoint(record, prepared)
+        # Nothing can fail from here: advance the checkpoint in place (no allocation).
+        self.committed.capture(record, prepared)
         if event.message_id is not None:
-            record.remember(event.message_id, outcome.replies)
+            record.remember(event.message_id, outcome.replies, self.message_id_window)
 
     def commit(self, event: Event, outcome: TurnOutcome) -> None:
         """Make the turn's effects the committed state, all of them or none.
 
         Raises:
             SessionValueError: a value set in this turn cannot be copied (rolled back).
-            StoreError: ``persist`` failed (rolled back).
+            StoreUnavailableError: the durable write failed (rolled back).
         """
         self.install(event, outcome, self.prepare(event, outcome))
 

@@ -322,7 +322,7 @@ def test_a_base_exception_in_a_body_replaces_the_actor_and_loses_nothing(
     exc: BaseException,
 ) -> None:
     bystander = pykka.ThreadingActor.start()
-    with Runtime(crashing_bot(exc)) as rt:
+    with Runtime(crashing_bot(exc), poison_after=1) as rt:  # one attempt: no retry
         assert rt.send_message("u", "one").result(TIMEOUT) == ["ok one"]
         with capture_logs() as logs:
             gate = [rt.send_message("u", word) for word in ("crash", "two", "three")]
@@ -359,7 +359,7 @@ def test_a_bug_in_the_runtime_kills_only_that_turn(monkeypatch: pytest.MonkeyPat
         return real(self, session, *args, **kwargs)
 
     monkeypatch.setattr(Engine, "run_turn", flaky)
-    with Runtime(crashing_bot(SystemExit())) as rt:
+    with Runtime(crashing_bot(SystemExit()), poison_after=1) as rt:  # no retry
         first = rt.send_message("u", "one")
         second = rt.send_message("u", "two")
         third = rt.send_message("u", "three")

@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import tempfile
 import threading
 from concurrent.futures import Future
 from typing import Any
@@ -49,18 +50,20 @@ from hypothesis.stateful import (
 from runtime import (
     Bot,
     File,
+    PoisonEventError,
     Runtime,
     RuntimeStoppedError,
     Session,
-    SessionCrashedError,
     StoreError,
 )
 from runtime.actors import Directory, PooledInbox, SessionCell
 from runtime.engine import Engine, TurnKind, make_event
 from runtime.session import SessionData
+from runtime.store import MemoryStore, SessionStore, SqliteStore
 from runtime.testing import FlakyStore
 
 TIMEOUT = 30
+POISON_AFTER = 2  # crash_a_turn crashes twice; crash_a_reset_once crashes once, then commits
 DEEP = os.environ.get("HYPOTHESIS_PROFILE") == "deep"
 MACHINE_SETTINGS = settings(
     max_examples=1000 if DEEP else 60,
@@ -156,7 +159,7 @@ class RuntimeMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.store = FlakyStore(durable=self.durable)
+        self.store = FlakyStore(self.inner_store(), durable=self.durable)
         self.crash_next_open = [False]
         self.rt = self.new_runtime()
         model_bot = make_bot()
@@ -170,12 +173,19 @@ class RuntimeMachine(RuleBasedStateMachine):
         self.bystander = pykka.ThreadingActor.start()
 
     def new_runtime(self) -> Runtime:
-        return Runtime(make_bot(self.crash_next_open), store=self.store, workers=2).start()
+        return Runtime(
+            make_bot(self.crash_next_open),
+            store=self.store,
+            workers=2,
+            poison_after=POISON_AFTER,
+            restart_backoff=0.001,
+        ).start()
 
     def reset_counts(self) -> None:
         """Start counting anew (a new runtime starts its stats from zero)."""
         self.processed = self.opened = self.replies = 0
         self.failed = self.crashes = self.store_errors = self.forgotten = 0
+        self.retries = self.poisoned = 0
 
     # -- the model ------------------------------------------------------------------------
 
@@ -362,19 +372,24 @@ class RuntimeMachine(RuleBasedStateMachine):
 
     @rule(session_id=sessions)
     def crash_a_turn(self, session_id: str) -> None:
-        """A body changes nested values in place, then raises SystemExit: all undone."""
+        """A body changes nested values in place, then raises SystemExit on every attempt.
+
+        Each attempt is rolled back; after ``POISON_AFTER`` of them the event is quarantined.
+        """
         self.arrive(session_id)
-        self.check_fails(self.rt.send_message(session_id, CRASH), SessionCrashedError)
-        self.crashes += 1
+        self.check_fails(self.rt.send_message(session_id, CRASH), PoisonEventError)
+        self.crashes += POISON_AFTER
+        self.retries += POISON_AFTER - 1
+        self.poisoned += 1
 
     @rule(session_id=sessions)
-    def crash_a_reset(self, session_id: str) -> None:
-        """A reset whose initial body dies: data and history stay as they were."""
-        self.arrive(session_id)
+    def crash_a_reset_once(self, session_id: str) -> None:
+        """A reset whose initial body dies once: rolled back, retried, then applied once."""
         self.crash_next_open[0] = True
-        self.check_fails(self.rt.reset(session_id), SessionCrashedError)
+        self.check(session_id, TurnKind.RESET, None)  # the model runs after the retry
         assert self.crash_next_open[0] is False
         self.crashes += 1
+        self.retries += 1
 
     @rule(session_id=sessions, text=TEXTS, fatal=st.booleans())
     def callbacks_that_raise(self, session_id: str, text: str, fatal: bool) -> None:
@@ -474,6 +489,7 @@ class RuntimeMachine(RuleBasedStateMachine):
         assert stats.events_processed == self.processed
         assert stats.events_failed == self.failed
         assert stats.actor_restarts == self.crashes
+        assert (stats.event_retries, stats.poison_events) == (self.retries, self.poisoned)
         assert stats.events_accepted == self.processed + self.failed
         assert stats.events_pending == 0
         assert stats.sessions_passivated == len(self.passivated)
@@ -483,10 +499,14 @@ class RuntimeMachine(RuleBasedStateMachine):
         assert stats.sessions_forgotten == self.forgotten
         assert stats.body_errors == stats.event_errors == 0
 
+    def inner_store(self) -> SessionStore:
+        return MemoryStore()
+
     def teardown(self) -> None:
         # Short: a correct runtime has nothing pending here; a broken one must not stall.
         self.rt.stop(timeout=0.5)
         self.bystander.stop()
+        self.store.close()
 
 
 class DurableRuntimeMachine(RuntimeMachine):
@@ -495,12 +515,28 @@ class DurableRuntimeMachine(RuntimeMachine):
     durable = True
 
 
+class SqliteRuntimeMachine(DurableRuntimeMachine):
+    """The same machine on a real SQLite file: every turn encoded, written, loaded back."""
+
+    def inner_store(self) -> SessionStore:
+        self.folder = tempfile.TemporaryDirectory(prefix="machine-")
+        return SqliteStore(os.path.join(self.folder.name, "sessions.db"))
+
+    def teardown(self) -> None:
+        super().teardown()
+        self.folder.cleanup()
+
+
 def test_the_runtime_keeps_its_guarantees_against_a_sequential_model() -> None:
     run_state_machine_as_test(RuntimeMachine, settings=MACHINE_SETTINGS)
 
 
 def test_the_runtime_keeps_its_guarantees_on_a_durable_store() -> None:
     run_state_machine_as_test(DurableRuntimeMachine, settings=MACHINE_SETTINGS)
+
+
+def test_the_runtime_keeps_its_guarantees_on_an_sqlite_store() -> None:
+    run_state_machine_as_test(SqliteRuntimeMachine, settings=MACHINE_SETTINGS)
 
 
 def test_the_machine_catches_a_routing_table_that_creates_two_actors_for_one_session(

@@ -6,6 +6,7 @@ Internal: bot authors never see actors; the thread backend is the only user of t
 from runtime.actors._cell import Lifecycle, SessionCell
 from runtime.actors._directory import Directory
 from runtime.actors._dispatcher import Dispatcher, DispatcherStats
+from runtime.actors._moves import save_quietly
 from runtime.actors._pooled import PooledActor, PooledInbox
 from runtime.actors._requests import (
     SNAPSHOT,
@@ -14,7 +15,7 @@ from runtime.actors._requests import (
     Settlement,
     TurnRequest,
 )
-from runtime.actors._session_actor import ActorContext, SessionActor, save_quietly
+from runtime.actors._session_actor import ActorContext, SessionActor
 from runtime.actors._sweeper import Sweeper
 
 __all__ = [

@@ -44,6 +44,7 @@ class SessionCell:
     __slots__ = (
         "actor",
         "committing",
+        "crashes",
         "id",
         "inbox",
         "lifecycle",
@@ -65,6 +66,7 @@ class SessionCell:
         self.committing: TurnRequest | None = None  # the request whose turn is being installed
         self.touched = touched  # the routing table's clock tick of the last event sent here
         self.passivation: PassivateRequest | None = None  # the queued request, if any
+        self.crashes = 0  # the actor's crashes since the session last committed a turn
 
     def __repr__(self) -> str:
         return f"SessionCell({self.id!r}, {self.lifecycle.value})"

@@ -89,6 +89,10 @@ class StopFlag:
         return self._event.wait(timeout)
 
 
+_HELD = object()
+_PARKED = object()
+
+
 class PooledInbox:
     """A FIFO mailbox that puts its owner on the dispatcher's run queue when work arrives.
 
@@ -97,7 +101,7 @@ class PooledInbox:
     to a replacement actor (:meth:`bind`).
     """
 
-    __slots__ = ("_closed", "_items", "_lock", "_moved", "_owner", "_scheduled")
+    __slots__ = ("_closed", "_held", "_items", "_lock", "_moved", "_owner", "_scheduled")
 
     def __init__(self) -> None:
         # Envelopes (asks, and tells from pykka's ActorRef) or bare messages (tells made with
@@ -108,6 +112,9 @@ class PooledInbox:
         self._closed = False
         self._moved = False
         self._owner: PooledActor | None = None
+        # None, _HELD (a slice runs; park when it ends) or _PARKED (nobody runs or schedules the
+        # owner until release(): a restart waiting for its backoff).
+        self._held: object = None
 
     @property
     def moved(self) -> bool:
@@ -128,6 +135,30 @@ class PooledInbox:
             self._scheduled = True
         actor._dispatcher.schedule(actor)
 
+    def hold(self) -> None:
+        """Keep the owner off the run queue until :meth:`release` (messages still queue).
+
+        Called from the owner's own slice (a crashed actor handing over to a replacement that
+        must wait for its restart backoff).
+        """
+        with self._lock:
+            if self._scheduled:
+                self._held = _HELD  # the running slice parks the owner when it ends
+            else:
+                self._scheduled = True  # as if scheduled: tell() schedules nobody
+                self._held = _PARKED
+
+    def release(self) -> None:
+        """End :meth:`hold`: schedule the owner (unless the inbox closed meanwhile)."""
+        with self._lock:
+            held, self._held = self._held, None
+            if held is not _PARKED or self._closed or self._owner is None:
+                if held is _PARKED:
+                    self._scheduled = False
+                return  # still in its slice (it schedules the owner), or nobody to run
+            owner = self._owner
+        owner._dispatcher.schedule(owner)
+
     def put(self, envelope: Envelope[Any], /) -> None:
         """Queue ``envelope`` and schedule the owner if it is idle.
 
@@ -135,6 +166,17 @@ class PooledInbox:
             pykka.ActorDeadError: the inbox was closed (see :attr:`moved` for why).
         """
         self.tell(envelope)  # a slice tells envelopes and bare messages apart by type
+
+    def tell_first(self, message: object) -> None:
+        """Queue ``message`` ahead of everything queued (a crashed turn's retry).
+
+        Raises:
+            pykka.ActorDeadError: the inbox was closed.
+        """
+        with self._lock:
+            if self._closed:
+                raise pykka.ActorDeadError("the inbox is closed")
+            self._items.appendleft(message)
 
     def tell(self, message: object) -> None:
         """Queue ``message`` with no reply expected; schedule the owner if it is idle.
@@ -204,6 +246,9 @@ class PooledInbox:
     def finish_slice(self) -> PooledActor | None:
         """End a slice: return the owner to reschedule, or None when it has nothing to do."""
         with self._lock:
+            if self._held is not None:
+                self._held = _PARKED  # stays "scheduled" until release()
+                return None
             owner = self._owner
             if owner is not None and (self._items or not owner._pooled_started):
                 return owner

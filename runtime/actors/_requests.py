@@ -28,11 +28,12 @@ __all__ = [
 class TurnRequest:
     """One accepted event on its way to a session actor, with the future to settle."""
 
-    __slots__ = ("abandoned", "event", "future")
+    __slots__ = ("abandoned", "attempts", "event", "future")
 
     def __init__(self, event: Event, future: concurrent.futures.Future[list[str]]) -> None:
         self.event = event
         self.future = future
+        self.attempts = 0  # times its turn crashed the session's actor (then it is retried)
         # Set (under the cell's lock) when stop() or turn_timeout failed the future while the
         # turn ran: the turn must then roll back instead of committing.
         self.abandoned = False

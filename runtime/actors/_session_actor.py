@@ -21,7 +21,10 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+import pykka
+
 from runtime.actors._cell import Lifecycle, SessionCell
+from runtime.actors._moves import forget, passivate, save_quietly
 from runtime.actors._pooled import PooledActor
 from runtime.actors._requests import (
     SNAPSHOT,
@@ -30,11 +33,14 @@ from runtime.actors._requests import (
     Settlement,
     TurnRequest,
 )
+from runtime.actors._supervision import crash_error, restart_delay
 from runtime.errors import (
     RuntimeStoppedError,
     SessionCrashedError,
     SessionValueError,
+    StoreCorruptError,
     StoreError,
+    StoreUnavailableError,
     TurnTimeoutError,
     describe_exception,
 )
@@ -45,12 +51,13 @@ from runtime.turn import Checkpoint, SessionTurns
 if TYPE_CHECKING:
     from runtime.actors._directory import Directory
     from runtime.actors._dispatcher import Dispatcher
-    from runtime.engine import Engine
+    from runtime.actors._timer import Timer
+    from runtime.engine import Engine, TurnOutcome
     from runtime.stats import Counters
-    from runtime.store import SessionStore
+    from runtime.store import Persistence, SessionStore
     from runtime.subscriptions import Subscriptions
 
-__all__ = ["ActorContext", "SessionActor", "save_quietly"]
+__all__ = ["ActorContext", "SessionActor"]
 
 # Read on every turn; an enum member read from its class costs ~75 ns.
 _LIVE = Lifecycle.LIVE
@@ -69,8 +76,12 @@ class ActorContext:
     counters: Counters
     subscriptions: Subscriptions
     max_history: int | None
+    message_id_window: int
     turn_timeout: float | None
-    durable: bool  # save every committed turn to the store (a durable store)
+    persistence: Persistence | None  # writes every committed turn (a durable store), or None
+    poison_after: int  # crashes of one event before it is quarantined
+    restart_backoff: float  # first delay before replacing an actor that keeps crashing
+    timer: Timer  # runs delayed restarts
     commits: threading.Condition  # notified when a commit ends after stop() closed its cell
 
 
@@ -96,16 +107,24 @@ class SessionActor(PooledActor):
         if cell.turns is not None:
             return  # a replacement: the session is loaded already
         ctx = self._ctx
+        persistence = ctx.persistence
         try:
             stored = ctx.store.load(cell.id)
             if stored is None:
                 record = SessionData(cell.id)
+            elif persistence is not None and persistence.standalone:
+                record = stored  # decoded just now: shares nothing with the store
             else:
                 # The live record must not be the store's object (an in-memory store keeps
                 # it): copy it, so only commits ever reach the store.
                 record = Checkpoint(stored).record(cell.id, stored.replies_by_message_id)
-            persist = ctx.store.save if ctx.durable else None
-            turns = SessionTurns(ctx.engine, record, max_history=ctx.max_history, persist=persist)
+            turns = SessionTurns(
+                ctx.engine,
+                record,
+                max_history=ctx.max_history,
+                persistence=persistence,
+                message_id_window=ctx.message_id_window,
+            )
         except BaseException as exc:  # the store failed (CancelledError too), or a bad record
             self._activation_failed(exc)
             return
@@ -121,10 +140,18 @@ class SessionActor(PooledActor):
 
     def _activation_failed(self, exc: BaseException) -> None:
         cell = self._cell
-        error = StoreError(
-            f"loading session {cell.id!r} from the store failed: {describe_exception(exc)}; "
-            "the event was not handled (retry: the next event loads it again)"
-        )
+        error: StoreError
+        if isinstance(exc, StoreCorruptError):
+            # Retrying cannot help; the record stays in the store, untouched, for repair.
+            error = StoreCorruptError(
+                cell.id, f"{exc.reason}; the event was not handled and the record was kept"
+            )
+        else:
+            error = StoreUnavailableError(
+                f"loading session {cell.id!r} from the store failed: "
+                f"{describe_exception(exc)}; the event was not handled (retry: the next "
+                "event loads it again)"
+            )
         error.__cause__ = exc
         get_logger(session_id=cell.id).error("session_load_failed", error=describe_exception(exc))
         self._ctx.counters.cell().store_errors += 1
@@ -162,38 +189,23 @@ class SessionActor(PooledActor):
         return super().on_receive(message)
 
     def _run(self, request: TurnRequest) -> None:
-        ctx = self._ctx
         cell = self._cell
         try:
-            # Running before the future says so: stop() fails what it finds running or queued,
-            # and this request is in neither place once popped. After the write, either stop()
-            # sees it or this sees CLOSED (stop writes CLOSED before it reads `running`).
-            cell.running = request
-            if cell.lifecycle is _CLOSED:
-                cell.running = None
-                ctx.settlement.fail(request, RuntimeStoppedError("the runtime stopped"))
+            if not self._start(request):
                 return
-            try:
-                if not request.future.set_running_or_notify_cancel():
-                    cell.running = None
-                    ctx.settlement.cancelled()
-                    return  # the caller cancelled it before it ran
-            except RuntimeError:
-                cell.running = None
-                return  # stop() failed it meanwhile; already counted
             turns = cell.turns
             assert turns is not None
             event = request.event
             try:
                 outcome = turns.execute(event)  # rolls back itself if it raises
-                prepared = turns.prepare(event, outcome)  # copies: still abandonable
+                prepared = turns.prepare(event, outcome)  # copies, encodes: still abandonable
             except SessionValueError as exc:
                 cell.running = None
                 self._commit_failed(request, exc)
                 return
             except BaseException as exc:  # SystemExit from a body, a bug of ours
                 cell.running = None
-                self._crashed(request, exc)
+                self._crashed(request, exc, retry=True)  # rolled back: nothing committed
                 return
             with cell.lock:  # the claim: from here on, stop() and turn_timeout let it finish
                 cell.running = None
@@ -206,29 +218,66 @@ class SessionActor(PooledActor):
                     request, RuntimeStoppedError("the runtime stopped while a body was running")
                 )
                 return
-            try:
-                turns.install(event, outcome, prepared)  # a durable store's save: may be slow
-            except StoreError as exc:
-                cell.committing = None
-                if cell.lifecycle is _CLOSED:
-                    self._commit_ended_after_stop(cell)
-                self._commit_failed(request, exc)
-                return
-            cell.committing = None
-            if cell.lifecycle is _CLOSED:  # read after the write: see the comment above
-                self._commit_ended_after_stop(cell)
-            if not outcome.duplicate:
-                # Before the future: when a caller sees its replies, subscribers have them too.
-                ctx.subscriptions.publish(event, outcome.replies)
-            ctx.settlement.succeed(request, outcome)
+            self._install(request, turns, outcome, prepared)
         except BaseException as exc:  # a bug of ours outside the bot's code: never drop it
             cell.running = None
             self._crashed(request, exc)
 
+    def _start(self, request: TurnRequest) -> bool:
+        """Mark ``request`` running; False if it must not run (stopped, cancelled, failed)."""
+        cell = self._cell
+        # Running before the future says so: stop() fails what it finds running or queued,
+        # and this request is in neither place once popped. After the write, either stop()
+        # sees it or this sees CLOSED (stop writes CLOSED before it reads `running`).
+        cell.running = request
+        if cell.lifecycle is _CLOSED:
+            cell.running = None
+            self._ctx.settlement.fail(request, RuntimeStoppedError("the runtime stopped"))
+            return False
+        if request.attempts:  # a retry: its future is running already
+            if request.future.done():  # stop() failed it meanwhile
+                cell.running = None
+                return False
+            return True
+        try:
+            if not request.future.set_running_or_notify_cancel():
+                cell.running = None
+                self._ctx.settlement.cancelled()
+                return False  # the caller cancelled it before it ran
+        except RuntimeError:
+            cell.running = None
+            return False  # stop() failed it meanwhile; already counted
+        return True
+
+    def _install(
+        self, request: TurnRequest, turns: SessionTurns, outcome: TurnOutcome, prepared: Any
+    ) -> None:
+        """Commit the claimed turn (a durable store's write: may be slow), then settle it."""
+        ctx = self._ctx
+        cell = self._cell
+        event = request.event
+        try:
+            turns.install(event, outcome, prepared)
+        except StoreError as exc:
+            cell.committing = None
+            if cell.lifecycle is _CLOSED:
+                self._commit_ended_after_stop(cell)
+            self._commit_failed(request, exc)
+            return
+        cell.committing = None
+        cell.crashes = 0
+        if cell.lifecycle is _CLOSED:  # read after the write: see _start
+            self._commit_ended_after_stop(cell)
+        if not outcome.duplicate:
+            # After the commit (the durable write), before the future: when a caller sees its
+            # replies, subscribers have them too.
+            ctx.subscriptions.publish(event, outcome.replies)
+        ctx.settlement.succeed(request, outcome)
+
     def _commit_ended_after_stop(self, cell: SessionCell) -> None:
         """Save the session stop() may have given up waiting for, and wake stop()."""
         ctx = self._ctx
-        if not ctx.durable and cell.turns is not None:
+        if ctx.persistence is None and cell.turns is not None:
             # stop() may have stopped waiting for us (its deadline): save what we committed.
             save_quietly(ctx.store, cell, ctx.counters)
         with ctx.commits:
@@ -248,28 +297,55 @@ class SessionActor(PooledActor):
             self._log(request).error("turn_not_committed", error=describe_exception(error))
         self._ctx.settlement.fail(request, error)
 
-    def _crashed(self, request: TurnRequest | None, exc: BaseException | None) -> None:
-        """Fail the crashed turn and hand the cell to a fresh actor."""
+    def _crashed(
+        self, request: TurnRequest | None, exc: BaseException | None, *, retry: bool = False
+    ) -> None:
+        """Settle or retry the crashed turn and hand the cell to a fresh actor.
+
+        With ``retry`` (the turn was rolled back, nothing of it committed) the event goes back
+        to the head of the inbox, unless it has now crashed ``poison_after`` times: then it is
+        quarantined (its future fails with ``PoisonEventError``) and later events go on. The
+        replacement starts after a backoff that doubles with each crash since the session's
+        last commit (none after the first), so a session that keeps dying does not spin.
+        """
         cell = self._cell
+        ctx = self._ctx
         cause = exc.__cause__ if isinstance(exc, SessionCrashedError) and exc.__cause__ else exc
         described = "unknown" if cause is None else describe_exception(cause)
+        cell.crashes += 1
+        counts = ctx.counters.cell()
+        counts.restarts += 1  # counted before any future settles: stats() add up at once
+        retried = poisoned = False
+        if request is not None and not request.abandoned:
+            request.attempts += 1
+            poisoned = retry and request.attempts >= ctx.poison_after
+            if retry and not poisoned and cell.lifecycle is not _CLOSED:
+                counts.retries += 1
+                try:
+                    cell.inbox.tell_first(request)
+                    retried = True
+                except pykka.ActorDeadError:
+                    counts.retries -= 1  # closed meanwhile (stop): fail it below
+            if poisoned:
+                counts.poisoned += 1
         self._log(request).error(
             "session_actor_died",
             error=described,
-            detail="turn rolled back; actor replaced; queued events go on",
+            crashes=cell.crashes,
+            detail="turn rolled back; actor replaced; "
+            + ("the event is retried" if retried else "queued events go on"),
         )
-        ctx = self._ctx
-        if request is not None and not request.abandoned:
-            name = "an exception" if cause is None else type(cause).__name__
-            error = SessionCrashedError(
-                f"session {cell.id!r}: {name} raised while handling a "
-                f"{request.event.kind.value} event; the turn was rolled back"
-            )
-            error.__cause__ = cause
-            ctx.settlement.fail(request, error)
-        ctx.counters.cell().restarts += 1
+        if request is not None and not request.abandoned and not retried:
+            ctx.settlement.fail(request, crash_error(cell.id, request, cause, poisoned=poisoned))
         self.actor_stopped.set()
-        if ctx.dispatcher.running and cell.lifecycle is not _CLOSED:
+        if not ctx.dispatcher.running or cell.lifecycle is _CLOSED:
+            return
+        delay = restart_delay(cell.crashes, ctx.restart_backoff)
+        if delay:
+            cell.inbox.hold()  # the replacement waits for its backoff; events still queue
+            SessionActor.start(cell=cell, context=ctx)
+            ctx.timer.call_later(delay, cell.inbox.release)
+        else:
             SessionActor.start(cell=cell, context=ctx)
 
     def on_failure(
@@ -284,69 +360,12 @@ class SessionActor(PooledActor):
     # -- passivation and forgetting ---------------------------------------------------------
 
     def _passivate(self, turns: SessionTurns, request: PassivateRequest) -> None:
-        cell = self._cell
-        with cell.lock:
-            cell.passivation = None
-        if cell.touched != request.touched:
-            request.resolve(False)  # an event arrived after the request: stay live
-            return
-        ctx = self._ctx
-        if turns.committed.state is None:
-            # Never opened (its only turns failed): nothing to keep. Drop it, store nothing.
-            if ctx.directory.remove(cell, if_touched=request.touched):
-                self.actor_stopped.set()
-            request.resolve(False)
-            return
-        try:
-            ctx.store.save(turns.saved_record())
-        except BaseException as exc:  # CancelledError from a store too
-            request.fail(self._store_failed("save", exc, "it stays live; passivation retries"))
-            return
-        if ctx.directory.remove(cell, if_touched=request.touched):
-            ctx.counters.cell().passivations += 1
-            ctx.counters.passivated.add(cell.id)
+        if passivate(self._cell, self._ctx, turns, request):
             self.actor_stopped.set()
-            request.resolve(True)
-        else:
-            request.resolve(False)
 
     def _forget(self, turns: SessionTurns, request: ForgetRequest) -> None:
-        cell = self._cell
-        ctx = self._ctx
-        with cell.lock:  # wiped before the delete: a concurrent stop() saves nothing of it
-            if cell.lifecycle is _CLOSED:
-                request.fail(RuntimeStoppedError("the runtime stopped before the forget"))
-                return
-            existed = turns.committed.state is not None
-            undo = turns.wipe()
-        try:
-            ctx.store.delete(cell.id)
-        except BaseException as exc:  # CancelledError from a store too
-            with cell.lock:
-                turns.unwipe(undo)
-                closed = cell.lifecycle is _CLOSED
-            if closed and not ctx.durable:
-                save_quietly(ctx.store, cell, ctx.counters)  # stop() skipped the wiped session
-            request.fail(self._store_failed("delete", exc, "nothing was forgotten"))
-            return
-        ctx.counters.passivated.discard(cell.id)
-        if existed:
-            ctx.counters.cell().forgotten += 1
-        if ctx.directory.remove(cell):
+        if forget(self._cell, self._ctx, turns, request):
             self.actor_stopped.set()
-        request.resolve(existed)
-
-    def _store_failed(self, operation: str, exc: BaseException, outcome: str) -> StoreError:
-        cell_id = self._cell.id
-        self._ctx.counters.cell().store_errors += 1
-        get_logger(session_id=cell_id).error(
-            f"session_{operation}_failed", error=describe_exception(exc), detail=outcome
-        )
-        error = StoreError(
-            f"{operation} of session {cell_id!r} failed: {describe_exception(exc)}; {outcome}"
-        )
-        error.__cause__ = exc
-        return error
 
     # -- from outside the actor -------------------------------------------------------------
 
@@ -397,17 +416,3 @@ class SessionActor(PooledActor):
             state=None if turns is None else turns.record.state,
             event_kind=None if request is None else request.event.kind.value,
         )
-
-
-def save_quietly(store: SessionStore, cell: SessionCell, counters: Counters) -> bool:
-    """Save ``cell``'s committed state (if opened); log and count a failure; never raise."""
-    turns = cell.turns
-    if turns is None or turns.committed.state is None:
-        return True
-    try:
-        store.save(turns.saved_record())
-    except BaseException as exc:  # CancelledError too: stop() must go on
-        counters.cell().store_errors += 1
-        get_logger(session_id=cell.id).error("session_save_failed", error=describe_exception(exc))
-        return False
-    return True

@@ -34,6 +34,9 @@ class RuntimeConfig:
     max_hops: int = 64
     max_history: int | None = None
     turn_timeout: float | None = None
+    message_id_window: int = 128
+    poison_after: int = 3
+    restart_backoff: float = 0.01
 
 
 @runtime_checkable

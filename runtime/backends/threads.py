@@ -36,16 +36,20 @@ from runtime.actors import (
     TurnRequest,
     save_quietly,
 )
+from runtime.actors._timer import Timer
 from runtime.engine import Engine
 from runtime.errors import (
     OverloadedError,
     RuntimeStoppedError,
+    StoreCorruptError,
     StoreError,
+    StoreUnavailableError,
     describe_exception,
 )
 from runtime.log import get_logger
 from runtime.session import SessionData, SessionSnapshot
 from runtime.stats import Counters, RuntimeStats
+from runtime.store import persistence_for
 from runtime.subscriptions import ReplyCallback, Subscription, Subscriptions
 
 if TYPE_CHECKING:
@@ -92,7 +96,8 @@ class ThreadBackend:
         self._started = True
         self._store = store
         self._config = config
-        self._durable = bool(getattr(store, "durable", False))
+        persistence = persistence_for(store)
+        self._durable = persistence is not None
         self._dispatcher = Dispatcher(
             workers=self.workers,
             max_workers=self.max_workers,
@@ -100,6 +105,7 @@ class ThreadBackend:
             message_timeout=config.turn_timeout,
         )
         self._settlement = Settlement(self._counters)
+        self._timer = Timer("runtime-restarts")
         self._directory = Directory(self._start_actor, self._on_grow)
         self._sweeper = Sweeper(
             self._directory,
@@ -116,8 +122,12 @@ class ThreadBackend:
             counters=self._counters,
             subscriptions=self._subscriptions,
             max_history=config.max_history,
+            message_id_window=config.message_id_window,
             turn_timeout=config.turn_timeout,
-            durable=self._durable,
+            persistence=persistence,
+            poison_after=config.poison_after,
+            restart_backoff=config.restart_backoff,
+            timer=self._timer,
             commits=self._commits,
         )
         self._dispatcher.start()
@@ -164,6 +174,7 @@ class ThreadBackend:
         for cell in self._directory.close():
             if not self._close_cell(cell, deadline):
                 failed_saves.append(cell.id)
+        self._timer.stop(_left(deadline))
         self._dispatcher.stop(timeout=_left(deadline))
         if self._counters.totals()["failures"] > failed_before:
             drained = False
@@ -348,9 +359,12 @@ class ThreadBackend:
     def _load(self, session_id: str) -> SessionData | None:
         try:
             return self._store.load(session_id)
+        except StoreCorruptError:
+            self._counters.cell().store_errors += 1
+            raise
         except BaseException as exc:  # CancelledError from a store too
             self._counters.cell().store_errors += 1
-            raise StoreError(
+            raise StoreUnavailableError(
                 f"loading session {session_id!r} failed: {describe_exception(exc)}"
             ) from exc
 

@@ -192,6 +192,23 @@ class Bot:
                 "define it completely before starting the Runtime"
             )
 
+    def code_modules(self) -> frozenset[str]:
+        """Return the names of the modules the bot's functions come from (its own code).
+
+        Bodies, fallback bodies and event functions count; the runtime's defaults do not. A
+        store's codec accepts the dataclasses and enums defined in these modules.
+        """
+        functions: list[object] = [self._global_fallback_body]
+        for state in self._states.values():
+            functions += [state.body, state._fallback_body]
+            functions += [transition.event for transition in state.transitions]
+        names = {getattr(fn, "__module__", None) for fn in functions if fn is not None}
+        return frozenset(name for name in names if isinstance(name, str)) - {"runtime.bot._state"}
+
+    def get_intent(self, name: str) -> Intent | None:
+        """Return the intent called ``name``, or None."""
+        return self._intents.get(name)
+
     def _owns_intent(self, intent: Intent) -> bool:
         return self._intents.get(intent.name) is intent
 

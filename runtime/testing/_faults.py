@@ -11,10 +11,13 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from runtime.session import SessionData
 from runtime.store import MemoryStore, SessionStore
+
+if TYPE_CHECKING:
+    from runtime.bot import Bot
 
 __all__ = ["FlakyStore", "StoreFault"]
 
@@ -38,6 +41,11 @@ class FlakyStore:
     def __init__(self, inner: SessionStore | None = None, *, durable: bool | None = None) -> None:
         self.inner: SessionStore = MemoryStore() if inner is None else inner
         self.durable = bool(getattr(self.inner, "durable", False)) if durable is None else durable
+        codec = getattr(self.inner, "codec", None)
+        if codec is not None:
+            # A durable store that encodes (SqliteStore, RedisStore): turns reach it through
+            # write(), which fails like save.
+            self.codec = codec
         self.calls: Counter[str] = Counter()  # operations attempted, failed ones included
         self.failures: Counter[str] = Counter()  # operations failed on purpose
         self._left: dict[str, int | None] = {}  # operation -> failures left (None: until healed)
@@ -83,6 +91,17 @@ class FlakyStore:
         """Save to ``inner`` unless a save failure is due."""
         self._enter("save", data.id)
         self.inner.save(data)
+
+    def write(self, session_id: str, payload: bytes) -> None:
+        """Write an encoded record to ``inner`` unless a save failure is due."""
+        self._enter("save", session_id)
+        self.inner.write(session_id, payload)  # type: ignore[attr-defined]  # only with a codec
+
+    def bind(self, bot: Bot) -> None:
+        """Bind ``inner``'s codec to ``bot`` (if it has one)."""
+        bind = getattr(self.inner, "bind", None)
+        if callable(bind):
+            bind(bot)
 
     def delete(self, session_id: str) -> None:
         """Delete from ``inner`` unless a delete failure is due."""
