@@ -32,7 +32,7 @@ from typing import TypeAlias
 
 from runtime import __version__
 from runtime._loader import load_bot
-from runtime.errors import BotDefinitionError, BotLoadError
+from runtime.errors import BotDefinitionError, BotLoadError, StoreError
 from runtime.log import configure_cli_logging
 from runtime.platforms.terminal import EXIT_INTERRUPTED, EXIT_OK, REPLY_TIMEOUT, TerminalChat
 from runtime.runtime import MAX_SESSION_ID_LENGTH, Runtime
@@ -130,13 +130,26 @@ def _session_id(value: str) -> str:
     return value
 
 
-def _load(spec: str) -> Runtime | None:
+def _add_store_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        metavar="URL",
+        default="memory",
+        help='where sessions are kept: "memory" (default), "sqlite:///path.db" (relative), '
+        '"sqlite:////abs/path.db" or "redis://host:port/0"',
+    )
+
+
+def _load(spec: str, store: str = "memory") -> Runtime | None:
     """Load the bot and start a Runtime on it; print the problem and return None if it fails."""
     try:
-        runtime = Runtime(load_bot(spec))
+        runtime = Runtime(load_bot(spec), store=store)
         return runtime.start()
-    except (BotLoadError, BotDefinitionError) as exc:
+    except (BotLoadError, BotDefinitionError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return None
+    except ValueError as exc:  # a store URL this runtime does not know
+        print(f"error: --store: {exc}", file=sys.stderr)
         return None
 
 
@@ -157,6 +170,7 @@ def _add_chat(verbs: _SubParsers) -> None:
         default="terminal",
         help="the session id to chat as (default: terminal)",
     )
+    _add_store_argument(chat)
     chat.add_argument(
         "-v", "--verbose", action="store_true", help="log everything, down to debug level"
     )
@@ -165,7 +179,7 @@ def _add_chat(verbs: _SubParsers) -> None:
 
 def _run_chat(args: argparse.Namespace) -> int:
     configure_cli_logging(logging.DEBUG if args.verbose else logging.WARNING)
-    runtime = _load(args.bot)
+    runtime = _load(args.bot, args.store)
     if runtime is None:
         return EXIT_USAGE
     try:

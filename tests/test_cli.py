@@ -76,6 +76,25 @@ def test_chat_prints_the_replies_to_each_line_and_the_state() -> None:
     assert stderr == ""
 
 
+def test_chat_on_an_sqlite_store_continues_the_conversation_in_a_new_process(
+    tmp_path: Path,
+) -> None:
+    store = f"sqlite:///{tmp_path / 'sessions.db'}"  # "sqlite:////tmp/...": an absolute path
+    first, _ = chat(GREETINGS, "hi\n", "--store", store)
+    assert first == ["bot> Hi! How are you?"]
+    second, _ = chat(GREETINGS, "/state\ngood\n", "--store", store)
+    assert second[0] == "state: hello"  # where the first process left the session
+    assert second[-1] == "bot> I am glad to hear that!"
+
+
+@pytest.mark.parametrize("url", ["postgres://db/x", "sqlite://", "nonsense"])
+def test_chat_refuses_a_store_url_it_does_not_know(url: str) -> None:
+    result = run_cli("chat", GREETINGS, "--store", url)
+    assert result.returncode == 2
+    assert "--store" in result.stderr
+    assert "sqlite:///" in result.stderr
+
+
 def test_chat_accepts_a_dotted_module_name() -> None:
     lines, _ = chat("runtime.examples.greetings", "hello\nawful\n")
 

@@ -1,0 +1,286 @@
+"""A Runtime on a durable store (SQLite, Redis): restarts, exactly-once, bad values, outages.
+
+Every test runs on a real SQLite file and a real ``redis-server``; "a restart" is a new
+Runtime *and* a new store object on the same file or server, as after the process died.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _redis import RedisServer
+from conftest import StoreOpener
+
+from runtime import (
+    Bot,
+    Event,
+    Runtime,
+    Session,
+    SessionValueError,
+    StoreCorruptError,
+    StoreUnavailableError,
+)
+from runtime.store import RedisStore, SqliteStore
+
+TIMEOUT = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class Item:
+    """A value of the bot's own module: the JSON codec stores it after bind(bot)."""
+
+    name: str
+    tags: tuple[str, ...] = ()
+
+
+class Ledger:
+    """A bot that keeps a list of items; it counts how often its bodies run."""
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+        self.bot = Bot("ledger")
+        start = self.bot.new_state("start", initial=True)
+        idle = self.bot.new_state("idle")
+        self.hello = self.bot.new_intent("hello", ["hello"])
+        start.set_body(lambda session: session.reply("ready"))
+        start.go_to(idle)
+        pinged = self.bot.new_state("pinged")
+        greeted = self.bot.new_state("greeted")
+        idle.when_intent_matched_go_to(self.hello, greeted)
+        greeted.set_body(lambda session: session.reply("hi"))
+        greeted.go_to(idle)
+        idle.set_fallback_body(self.body)
+        idle.when_event_go_to(is_ping, pinged, {})
+        pinged.set_body(self.on_event)
+        pinged.go_to(idle)
+
+    def body(self, session: Session) -> None:
+        message = session.message or ""
+        self.ran.append(message)
+        if message == "lock":
+            try:
+                session.set("lock", threading.Lock())
+            except SessionValueError as exc:
+                session.reply(f"refused: {exc}")
+            return
+        if message == "smuggle":
+            # Accepted at set time, then changed in place into something unstorable.
+            items = session.get("items")
+            items.append(threading.Lock())
+            session.reply("smuggled")
+            return
+        items = [*(session.get("items") or []), Item(message, ("x",))]
+        session.set("items", items)
+        session.reply(f"{len(items)}:{message}")
+
+    def on_event(self, session: Session) -> None:
+        prediction = session.predicted_intent
+        same = prediction is not None and prediction.intent is self.hello
+        session.reply(f"intent is the bot's own: {same}")
+
+
+def is_ping(session: Session, params: dict[str, Any]) -> bool:
+    return session.event is not None and session.event.name == "ping"
+
+
+def names(rt: Runtime, session_id: str) -> list[str]:
+    snapshot = rt.snapshot(session_id)
+    assert snapshot is not None
+    return [item.name for item in snapshot.data["items"]]
+
+
+def test_a_restarted_runtime_continues_every_session_where_it_was(
+    open_durable_store: StoreOpener,
+) -> None:
+    ledger = Ledger()
+    with Runtime(ledger.bot, store=open_durable_store()) as rt:
+        for user in ("ann", "bob"):
+            for word in ("a", "b"):
+                rt.send_message(user, word).result(TIMEOUT)
+        history = rt.snapshot("ann").chat_history  # type: ignore[union-attr]
+    with Runtime(ledger.bot, store=open_durable_store()) as rt:
+        assert sorted(rt.session_ids()) == ["ann", "bob"]
+        assert rt.snapshot("ann").chat_history == history  # type: ignore[union-attr]
+        assert rt.send_message("ann", "c").result(TIMEOUT) == ["3:c"]
+        assert names(rt, "ann") == ["a", "b", "c"]
+        assert rt.snapshot("ann").data["items"][0] == Item("a", ("x",))  # type: ignore[union-attr]
+        assert rt.stats().rehydrations >= 1
+
+
+def test_a_resend_after_a_restart_returns_the_stored_replies_without_running_a_body(
+    open_durable_store: StoreOpener,
+) -> None:
+    ledger = Ledger()
+    with Runtime(ledger.bot, store=open_durable_store()) as rt:
+        first = rt.send_message("u", "a", message_id="m1").result(TIMEOUT)
+    assert ledger.ran == ["a"]
+    with Runtime(ledger.bot, store=open_durable_store()) as rt:
+        assert rt.send_message("u", "a", message_id="m1").result(TIMEOUT) == first
+        assert ledger.ran == ["a"]  # no body ran for the resend
+        assert rt.stats().duplicates == 1
+        assert names(rt, "u") == ["a"]
+
+
+def test_the_message_id_window_is_bounded_and_configurable(
+    open_durable_store: StoreOpener,
+) -> None:
+    ledger = Ledger()
+    with Runtime(ledger.bot, store=open_durable_store(), message_id_window=2) as rt:
+        for i in range(3):
+            rt.send_message("u", f"w{i}", message_id=f"m{i}").result(TIMEOUT)
+    with Runtime(ledger.bot, store=open_durable_store(), message_id_window=2) as rt:
+        assert rt.send_message("u", "w2", message_id="m2").result(TIMEOUT) == ["3:w2"]
+        # m0 fell out of the window of 2: its resend runs again.
+        assert rt.send_message("u", "w0", message_id="m0").result(TIMEOUT) == ["4:w0"]
+    assert ledger.ran == ["w0", "w1", "w2", "w0"]
+
+
+def test_a_value_the_store_cannot_keep_is_refused_at_set_naming_key_and_type(
+    durable_store: Any,
+) -> None:
+    ledger = Ledger()
+    with Runtime(ledger.bot, store=durable_store) as rt:
+        rt.send_message("u", "a").result(TIMEOUT)
+        (reply,) = rt.send_message("u", "lock").result(TIMEOUT)
+        snapshot = rt.snapshot("u")
+    assert reply.startswith("refused: ")
+    assert "'lock'" in reply
+    assert "lock" in reply.lower()
+    assert snapshot is not None
+    assert "lock" not in snapshot.data
+
+
+def test_a_value_changed_in_place_into_an_unstorable_one_fails_its_turn_and_keeps_nothing(
+    durable_store: Any,
+) -> None:
+    ledger = Ledger()
+    with Runtime(ledger.bot, store=durable_store) as rt:
+        rt.send_message("u", "a").result(TIMEOUT)
+        before = rt.snapshot("u")
+        with pytest.raises(SessionValueError) as info:
+            rt.send_message("u", "smuggle").result(TIMEOUT)
+        assert info.value.key == "items"
+        assert rt.snapshot("u") == before
+        assert rt.send_message("u", "b").result(TIMEOUT) == ["2:b"]
+        assert rt.stats().value_errors == 1
+
+
+def test_intents_come_back_as_the_bot_s_own_objects_after_a_restart(
+    open_durable_store: StoreOpener,
+) -> None:
+    ledger = Ledger()
+    with Runtime(ledger.bot, store=open_durable_store()) as rt:
+        rt.send_message("u", "hello").result(TIMEOUT)
+    with Runtime(ledger.bot, store=open_durable_store()) as rt:
+        assert rt.send_event("u", "ping").result(TIMEOUT) == ["intent is the bot's own: True"]
+
+
+def test_subscribers_get_a_turn_s_replies_only_once_it_is_in_the_store(
+    open_durable_store: StoreOpener,
+) -> None:
+    ledger = Ledger()
+    reader = open_durable_store()  # another connection, as another process would have
+    reader.bind(ledger.bot)  # it decodes the bot's own types
+    seen: list[tuple[list[str], list[str]]] = []
+    delivered = threading.Event()
+
+    def callback(event: Event, replies: list[str]) -> None:
+        record = reader.load(event.session_id)
+        seen.append((replies, [item.name for item in record.data["items"]]))
+        delivered.set()
+
+    with Runtime(ledger.bot, store=open_durable_store()) as rt:
+        rt.send_message("u", "a").result(TIMEOUT)
+        rt.subscribe("u", callback)
+        rt.send_event("u", "ping")  # replies nobody asked for: pushed to the subscriber
+        future = rt.send_message("u", "b")
+        assert future.result(TIMEOUT) == ["2:b"]
+        assert delivered.wait(TIMEOUT)
+    assert seen[-1] == (["2:b"], ["a", "b"])  # durable before the subscriber heard of it
+
+
+def test_a_corrupt_record_fails_its_events_and_stays_in_the_store_for_repair(
+    durable_store: Any,
+) -> None:
+    ledger = Ledger()
+    durable_store.write("broken", b"not a record")
+    with Runtime(ledger.bot, store=durable_store) as rt:
+        with pytest.raises(StoreCorruptError) as info:
+            rt.send_message("broken", "a").result(TIMEOUT)
+        assert info.value.session_id == "broken"
+        assert rt.send_message("fine", "a").result(TIMEOUT) == ["ready", "1:a"]
+    with pytest.raises(StoreCorruptError):
+        durable_store.load("broken")  # untouched
+
+
+# -- outages ---------------------------------------------------------------------------------
+
+
+def test_a_stopped_redis_fails_turns_as_unavailable_and_the_runtime_recovers_by_itself(
+    redis_server: RedisServer,
+) -> None:
+    ledger = Ledger()
+    store = RedisStore(redis_server.url, timeout=0.5)
+    with Runtime(ledger.bot, store=store) as rt:
+        assert rt.send_message("u", "a").result(TIMEOUT) == ["ready", "1:a"]
+        redis_server.stop()
+        with pytest.raises(StoreUnavailableError):
+            rt.send_message("u", "lost").result(TIMEOUT)
+        with pytest.raises(StoreUnavailableError):
+            rt.send_message("new-user", "x").result(TIMEOUT)  # its load fails
+        redis_server.start()  # empty: the private server keeps nothing across restarts
+        assert rt.send_message("u", "b").result(TIMEOUT) == ["2:b"]
+        assert names(rt, "u") == ["a", "b"]  # the failed turn left no trace, live or stored
+        assert store.load("u") is not None
+        assert [item.name for item in store.load("u").data["items"]] == ["a", "b"]  # type: ignore[union-attr]
+        assert rt.stats().store_errors >= 2
+
+
+def test_a_locked_sqlite_file_fails_turns_as_unavailable_and_the_runtime_recovers(
+    tmp_path: Path,
+) -> None:
+    ledger = Ledger()
+    path = tmp_path / "sessions.db"
+    store = SqliteStore(path, timeout=0.2)
+    with Runtime(ledger.bot, store=store) as rt:
+        assert rt.send_message("u", "a").result(TIMEOUT) == ["ready", "1:a"]
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")  # another process holds the database
+        try:
+            with pytest.raises(StoreUnavailableError, match="locked"):
+                rt.send_message("u", "lost").result(TIMEOUT)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert rt.send_message("u", "b").result(TIMEOUT) == ["2:b"]
+        assert names(rt, "u") == ["a", "b"]
+    reopened = SqliteStore(path)
+    reopened.bind(ledger.bot)
+    assert [item.name for item in reopened.load("u").data["items"]] == ["a", "b"]  # type: ignore[union-attr]
+    reopened.close()
+
+
+def test_many_sessions_commit_concurrently_and_every_turn_lands_once(
+    durable_store: Any, open_durable_store: StoreOpener
+) -> None:
+    ledger = Ledger()
+    with Runtime(ledger.bot, store=durable_store) as rt:
+        futures: list[concurrent.futures.Future[list[str]]] = []
+        for round_ in range(5):
+            futures += [rt.send_message(f"u{i}", f"r{round_}") for i in range(40)]
+        for future in futures:
+            future.result(TIMEOUT)
+    reopened = open_durable_store()
+    reopened.bind(ledger.bot)
+    for i in range(40):
+        record = reopened.load(f"u{i}")
+        assert [item.name for item in record.data["items"]] == [f"r{r}" for r in range(5)]
+    stats = durable_store.statistics()
+    assert stats["writes"] == 200  # one write per turn (a first message opens in its turn)
+    assert stats["batches"] <= stats["writes"]
