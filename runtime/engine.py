@@ -28,7 +28,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.bot import Bot, File, IntentClassifierPrediction, State, TransitionKind
+from runtime.bot import (
+    Bot,
+    File,
+    Intent,
+    IntentClassifierPrediction,
+    SimpleIntentClassifier,
+    State,
+    TransitionKind,
+)
 from runtime.bot._intent import fallback_intent
 from runtime.bot._state import Transition
 from runtime.event import ReceivedEvent, TurnKind, make_received
@@ -101,6 +109,8 @@ class Engine:
         self.max_hops = max_hops
         self._initial = initial
         self._classifier = bot.classifier
+        # The built-in classifier's predictions are well formed; a custom one's are checked.
+        self._checked = type(self._classifier) is not SimpleIntentClassifier
         self._states = {state.name: state for state in bot.states}
         # Per state: its transitions and intents as tuples, computed once (the bot is frozen),
         # keyed by the State itself (identity hash: no property call on the hot path).
@@ -150,6 +160,9 @@ class Engine:
         intents = self._intents[state]
         try:
             prediction = self._classifier.predict(text, intents)
+            problem = _malformed(prediction) if self._checked else None
+            if problem is not None:
+                raise TypeError(f"the classifier's predict() returned {problem}")
         except Exception:
             turn.outcome.classifier_errors += 1
             turn.log(state).exception("classifier_failed")
@@ -260,3 +273,23 @@ class Engine:
 def make_event(name: str, payload: Any) -> ReceivedEvent:
     """Build the ``session.event`` value for ``Runtime.send_event``."""
     return make_received(name, payload)
+
+
+def _malformed(prediction: object) -> str | None:
+    """Say what is wrong with a custom classifier's prediction (None: nothing).
+
+    A prediction is part of the session (``session.predicted_intent``), stored with it: a
+    malformed one must fail here, where it is a classifier error, not at the commit or later.
+    """
+    if not isinstance(prediction, IntentClassifierPrediction):
+        return f"a {type(prediction).__name__}, not an IntentClassifierPrediction"
+    if not isinstance(prediction.intent, Intent):
+        return f"an intent of type {type(prediction.intent).__name__}, not an Intent"
+    if type(prediction.score) not in (int, float):
+        return f"a score of type {type(prediction.score).__name__}, not a float"
+    if not isinstance(prediction.matched_sentence, str):
+        return f"a matched_sentence of type {type(prediction.matched_sentence).__name__}, not a str"
+    if not isinstance(prediction.matched_parameters, dict):
+        kind = type(prediction.matched_parameters).__name__
+        return f"matched_parameters of type {kind}, not a dict"
+    return None

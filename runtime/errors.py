@@ -114,9 +114,20 @@ class StoreError(SessionRuntimeError):
 class StoreUnavailableError(StoreError):
     """The store could not be reached or refused to write (server down, disk full, locked).
 
-    The turn it failed was rolled back: nothing of it is in the store or in memory. The runtime
-    needs no restart: the next event tries the store again.
+    The turn it failed was rolled back in memory, and the runtime needs no restart: the next
+    event tries the store again. Nothing of the turn is in the store either, unless
+    ``maybe_committed`` is true: a network store (Redis) that lost the connection while the
+    write was in flight may have applied it. Then the session is reloaded from the store before
+    its next event, so memory and store agree, and resending the event with the same
+    ``message_id`` returns its stored replies if it was applied (it never runs twice).
+
+    Attributes:
+        maybe_committed: whether the store may have applied the failed write.
     """
+
+    def __init__(self, message: str, *, maybe_committed: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_committed = maybe_committed
 
 
 class StoreCorruptError(StoreError):

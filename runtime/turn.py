@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from runtime._values import copy_values
 from runtime.engine import TurnOutcome
-from runtime.errors import StoreUnavailableError, describe_exception
+from runtime.errors import SessionValueError, StoreUnavailableError, describe_exception
 from runtime.session import MESSAGE_ID_MEMORY, Session, SessionData, SessionSnapshot
 
 if TYPE_CHECKING:
@@ -135,6 +135,7 @@ class SessionTurns:
         "persistence",
         "record",
         "session",
+        "stale",
     )
 
     def __init__(
@@ -154,6 +155,9 @@ class SessionTurns:
         self.persistence = persistence
         self.message_id_window = message_id_window
         self._payload: object = None  # what prepare() encoded for install() to write
+        # A durable write failed: the store, not this record, says what was committed (a lost
+        # reply may hide an applied write). The owner reloads the session before its next turn.
+        self.stale = False
         self.committed = Checkpoint(record)
 
     @property
@@ -224,8 +228,18 @@ class SessionTurns:
                         memory,
                     )
                 )
+        except SessionValueError:
+            self.rollback()
+            raise
+        except Exception as exc:
+            # A copy or an encoder failing otherwise: the turn's values are at fault, not the
+            # actor (retrying would fail the same way). Nothing stays.
+            self.rollback()
+            raise SessionValueError(
+                "?", exc, f"the session could not be copied or encoded ({describe_exception(exc)})"
+            ) from exc
         except BaseException:
-            # SessionValueError, or SystemExit from a value's __deepcopy__: nothing stays.
+            # SystemExit from a value's __deepcopy__: nothing stays.
             self.rollback()
             raise
         return data
@@ -235,7 +249,8 @@ class SessionTurns:
 
         Raises:
             StoreUnavailableError: the durable write failed, whatever it raised (the turn is
-                rolled back; nothing of it is stored).
+                rolled back in memory and :attr:`stale` set; unless ``maybe_committed``,
+                nothing of it is stored).
         """
         if prepared is None:
             return
@@ -247,9 +262,18 @@ class SessionTurns:
                 persistence.write(record.id, payload)
             except BaseException as exc:  # CancelledError from an async store included
                 self.rollback()
+                self.stale = True  # the store's word is final: reload before the next turn
+                maybe = bool(getattr(exc, "maybe_committed", False))
+                what = (
+                    "the turn was rolled back, but the store may have applied it (its reply "
+                    "was lost): resend it with the same message_id to find out; it never runs "
+                    "twice"
+                    if maybe
+                    else "the turn was rolled back and had no effect"
+                )
                 raise StoreUnavailableError(
-                    f"saving session {record.id!r} failed: {describe_exception(exc)}; "
-                    "the turn was rolled back and had no effect"
+                    f"saving session {record.id!r} failed: {_cause(exc)}; {what}",
+                    maybe_committed=maybe,
                 ) from exc
         # Nothing can fail from here: advance the checkpoint in place (no allocation).
         self.committed.capture(record, prepared)
@@ -301,3 +325,8 @@ class SessionTurns:
         self.committed, memory = undo
         self.committed.restore(self.record)
         self.record.replies_by_message_id = memory
+
+
+def _cause(exc: BaseException) -> str:
+    """Describe a store failure without repeating the wrapper's own type name."""
+    return str(exc) if isinstance(exc, StoreUnavailableError) else describe_exception(exc)

@@ -75,14 +75,18 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """One ``redis-server`` process on 127.0.0.1: no persistence, data dir ``directory``.
+    """One ``redis-server`` process on 127.0.0.1, data dir ``directory``.
 
     ``start()`` waits until the server answers PING; ``stop()`` terminates it by pid and
     waits for it to exit. A stopped server starts again on the same port (so clients holding
-    ``url`` reconnect to it), empty: it keeps nothing across a restart.
+    ``url`` reconnect to it): empty, unless ``persistent`` (an append-only file, synced on
+    every write, as a production Redis holding sessions would run).
     """
 
-    def __init__(self, directory: Path, *, binary: str | None = None) -> None:
+    def __init__(
+        self, directory: Path, *, binary: str | None = None, persistent: bool = False
+    ) -> None:
+        self.persistent = persistent  # keep data across restarts (append-only file, fsync)
         found = binary or redis_server_binary()
         if found is None:
             raise FileNotFoundError(f"redis-server is not on PATH: {_INSTALL_HINT}")
@@ -94,7 +98,7 @@ class RedisServer:
 
     @classmethod
     @contextlib.contextmanager
-    def private(cls, directory: Path) -> Iterator[RedisServer]:
+    def private(cls, directory: Path, *, persistent: bool = False) -> Iterator[RedisServer]:
         """Start a server for the ``with`` block and stop it after; fail the test without one.
 
         Raises:
@@ -108,7 +112,7 @@ class RedisServer:
                 "Ubuntu: apt-get install -y redis-server; .ci/run does this)"
             )
         directory.mkdir(parents=True, exist_ok=True)
-        with cls(directory) as server:
+        with cls(directory, persistent=persistent) as server:
             yield server
 
     @property
@@ -166,7 +170,8 @@ class RedisServer:
             "--bind", "127.0.0.1",
             "--port", str(port),
             "--save", "",
-            "--appendonly", "no",
+            "--appendonly", "yes" if self.persistent else "no",
+            "--appendfsync", "always",
             "--dir", str(self.directory),
             "--daemonize", "no",
             "--logfile", str(log_path),

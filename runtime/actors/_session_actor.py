@@ -107,36 +107,69 @@ class SessionActor(PooledActor):
         if cell.turns is not None:
             return  # a replacement: the session is loaded already
         ctx = self._ctx
-        persistence = ctx.persistence
         try:
-            stored = ctx.store.load(cell.id)
-            if stored is None:
-                record = SessionData(cell.id)
-            elif persistence is not None and persistence.standalone:
-                record = stored  # decoded just now: shares nothing with the store
-            else:
-                # The live record must not be the store's object (an in-memory store keeps
-                # it): copy it, so only commits ever reach the store.
-                record = Checkpoint(stored).record(cell.id, stored.replies_by_message_id)
-            turns = SessionTurns(
-                ctx.engine,
-                record,
-                max_history=ctx.max_history,
-                persistence=persistence,
-                message_id_window=ctx.message_id_window,
-            )
+            turns, stored = self._load()
         except BaseException as exc:  # the store failed (CancelledError too), or a bad record
             self._activation_failed(exc)
             return
         counts = ctx.counters.cell()
         counts.activations += 1
-        if stored is not None:
+        if stored:
             counts.rehydrations += 1
             ctx.counters.passivated.discard(cell.id)
         with cell.lock:
             cell.turns = turns
             if cell.lifecycle is Lifecycle.ACTIVATING:
                 cell.lifecycle = _LIVE
+
+    def _load(self) -> tuple[SessionTurns, bool]:
+        """Load the session from the store; return its turns and whether it was stored."""
+        ctx = self._ctx
+        cell_id = self._cell.id
+        persistence = ctx.persistence
+        stored = ctx.store.load(cell_id)
+        if stored is None:
+            record = SessionData(cell_id)
+        elif persistence is not None and persistence.standalone:
+            record = stored  # decoded just now: shares nothing with the store
+        else:
+            # The live record must not be the store's object (an in-memory store keeps it):
+            # copy it, so only commits ever reach the store.
+            record = Checkpoint(stored).record(cell_id, stored.replies_by_message_id)
+        turns = SessionTurns(
+            ctx.engine,
+            record,
+            max_history=ctx.max_history,
+            persistence=persistence,
+            message_id_window=ctx.message_id_window,
+        )
+        return turns, stored is not None
+
+    def _fresh_turns(self) -> SessionTurns:
+        """Return the session's turns, reloaded first if a failed write left them stale.
+
+        Raises:
+            StoreError: the reload failed (the session stays stale; the next call retries).
+        """
+        cell = self._cell
+        turns = cell.turns
+        assert turns is not None  # messages are only handled once on_start loaded the session
+        if not turns.stale:
+            return turns
+        try:
+            turns, _ = self._load()
+        except StoreError:
+            self._ctx.counters.cell().store_errors += 1
+            raise
+        except BaseException as exc:
+            self._ctx.counters.cell().store_errors += 1
+            raise StoreUnavailableError(
+                f"reloading session {cell.id!r} after a failed save failed: "
+                f"{describe_exception(exc)}; the event was not handled"
+            ) from exc
+        with cell.lock:
+            cell.turns = turns
+        return turns
 
     def _activation_failed(self, exc: BaseException) -> None:
         cell = self._cell
@@ -170,11 +203,11 @@ class SessionActor(PooledActor):
 
     def on_receive(self, message: Any) -> Any:
         """Answer a snapshot, passivation or forget request."""
-        turns = self._cell.turns
+        if message is SNAPSHOT:
+            return self._fresh_turns().snapshot()  # a StoreError goes to the asker
+        turns = self._cell.turns  # stale or not: the store has every commit already
         assert turns is not None  # messages are only handled once on_start loaded the session
         try:
-            if message is SNAPSHOT:
-                return turns.snapshot()
             if isinstance(message, PassivateRequest):
                 self._passivate(turns, message)
                 return None
@@ -193,8 +226,12 @@ class SessionActor(PooledActor):
         try:
             if not self._start(request):
                 return
-            turns = cell.turns
-            assert turns is not None
+            try:
+                turns = self._fresh_turns()
+            except StoreError as exc:
+                cell.running = None
+                self._ctx.settlement.fail(request, exc)
+                return
             event = request.event
             try:
                 outcome = turns.execute(event)  # rolls back itself if it raises

@@ -77,6 +77,9 @@ class _Refused(Exception):
         self.child = container
 
 
+BOT_MODULE = "@bot"  # stands for the bot's own modules in stored class names
+
+
 def find_class(name: str) -> type | None:
     """Return the class called ``module:qualname`` among the loaded modules, or None."""
     module, _, qualname = name.partition(":")
@@ -119,6 +122,10 @@ class Classes:
         )
         if not accepted:
             name = None
+        elif cls not in self._explicit:
+            # The bot's own classes are stored as "@bot:Qualname": a bot file loaded by path
+            # gets a module name that depends on load order; the stored name must not.
+            name = f"{BOT_MODULE}:{cls.__qualname__}"
         self._names[cls] = name
         return name
 
@@ -145,6 +152,16 @@ class Classes:
             self._fields[cls] = names
         return names
 
+    def _find(self, name: str) -> type | None:
+        module, _, qualname = name.partition(":")
+        if module != BOT_MODULE:
+            return find_class(name)
+        for candidate in sorted(self._modules):
+            found = find_class(f"{candidate}:{qualname}")
+            if found is not None:
+                return found
+        return None
+
     def lookup(self, name: object, enum_wanted: bool) -> Any:
         """Return the accepted class stored as ``name``.
 
@@ -155,7 +172,12 @@ class Classes:
         if cls is None:
             if type(name) is not str:
                 raise Corrupt(f"a stored class name is {name!r}, not a 'module:qualname' str")
-            found = find_class(name)
+            found = self._find(name)
+            if found is None and name.startswith(f"{BOT_MODULE}:"):
+                raise Corrupt(
+                    f"class {name.partition(':')[2]} of the bot's own modules is not found: "
+                    "the codec serves no bot, or the bot no longer defines it"
+                )
             if found is None:
                 raise Corrupt(f"class {name} is not loaded or no longer exists")
             if self.name_of(found) != name:

@@ -68,7 +68,10 @@ class GroupCommit:
             else:
                 if batch.error is not None:
                     # A fresh exception per thread: tracebacks of one shared object would mix.
-                    raise StoreUnavailableError(str(batch.error)) from batch.error
+                    raise StoreUnavailableError(
+                        str(batch.error),
+                        maybe_committed=getattr(batch.error, "maybe_committed", False),
+                    ) from batch.error
                 return
         error: BaseException | None = None
         try:

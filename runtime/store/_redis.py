@@ -2,8 +2,10 @@
 
 Each session is one Redis string (``{prefix}s:{session_id}``), and a set (``{prefix}ids``)
 lists them. Every committed turn is one write; writes arriving together from several session
-actors go in one ``MULTI``/``EXEC`` pipeline (group commit, :mod:`runtime.store._group`), so a
-batch is applied whole or not at all.
+actors go in one ``MULTI``/``EXEC`` transaction (group commit, :mod:`runtime.store._group`):
+no other client sees part of a batch. Redis does not undo the commands of a transaction
+before one that fails, and a reply lost on the network leaves the outcome unknown, so a
+failed write is reported as ``StoreUnavailableError(maybe_committed=True)``.
 
 A committed turn is in the Redis server's memory when its future resolves: it survives this
 process being killed. Surviving the *server's* crash is the server's setting: run Redis with
@@ -19,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from runtime._checks import check_seconds
+from runtime._checks import check_positive_int, check_seconds
 from runtime.errors import StoreUnavailableError
 from runtime.store._codec import Codec, JsonCodec
 from runtime.store._group import GroupCommit, Write
@@ -48,7 +50,9 @@ class RedisStore:
         url: the server, as ``redis://[user:password@]host:port/db`` (``rediss://`` for TLS).
         codec: turns records into bytes and back (default: :class:`JsonCodec`).
         prefix: put before every key, so several bots can share one database.
-        timeout: seconds to wait for the server (connecting and each command).
+        timeout: seconds to wait for the server (connecting and each command), and for a free
+            connection.
+        max_connections: connections kept to the server at most (threads share them).
 
     Raises:
         ValueError: a bad argument (a URL the client cannot parse).
@@ -64,6 +68,7 @@ class RedisStore:
         codec: Codec | None = None,
         prefix: str = "runtime:",
         timeout: float = 5.0,
+        max_connections: int = 32,
     ) -> None:
         if not isinstance(url, str):
             raise TypeError(f"url must be a str, got {type(url).__name__}")
@@ -72,32 +77,46 @@ class RedisStore:
         self.timeout = check_seconds("timeout", timeout)
         redis = _client_module()
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError,)
+        check_positive_int("max_connections", max_connections)
         try:
-            self._client = redis.Redis.from_url(
+            # Blocking: a thread beyond max_connections waits (up to timeout) for a free
+            # connection instead of failing; many session actors may load at once.
+            self._pool = redis.BlockingConnectionPool.from_url(
                 url,
+                max_connections=max_connections,
+                timeout=self.timeout,
                 socket_timeout=self.timeout,
                 socket_connect_timeout=self.timeout,
                 health_check_interval=30,
             )
+            self._client = redis.Redis(connection_pool=self._pool)
         except ValueError as exc:
             raise ValueError(f"cannot use {url!r} as a Redis URL: {exc}") from exc
         self.url = url
         self.prefix = prefix
         self.codec: Codec = JsonCodec() if codec is None else codec
         self._ids_key = f"{prefix}ids"
+        self._closed = False
         self._group = GroupCommit(self._flush)
         self._check_codec()
 
     def _key(self, session_id: str) -> str:
         return f"{self.prefix}s:{session_id}"
 
-    def _call(self, what: str, operation: Any, *args: Any, **kwargs: Any) -> Any:
+    def _call(
+        self, what: str, operation: Any, *args: Any, applied_maybe: bool = False, **kwargs: Any
+    ) -> Any:
+        if self._closed:
+            raise StoreUnavailableError(f"the Redis store at {self._safe_url()} is closed")
         try:
             return operation(*args, **kwargs)
         except self._errors as exc:
             raise StoreUnavailableError(
                 f"the Redis store at {self._safe_url()} failed to {what}: "
-                f"{type(exc).__name__}: {exc}"
+                f"{type(exc).__name__}: {exc}",
+                # A write whose reply was lost (timeout, dropped connection) may have been
+                # applied; MULTI/EXEC does not undo the commands before one that failed.
+                maybe_committed=applied_maybe,
             ) from exc
 
     def _safe_url(self) -> str:
@@ -131,7 +150,7 @@ class RedisStore:
                     pipe.sadd(self._ids_key, session_id)
             pipe.execute()
 
-        self._call("write", apply)
+        self._call("write", apply, applied_maybe=True)
 
     def write(self, session_id: str, payload: bytes) -> None:
         """Replace ``session_id``'s record with ``payload``; return once Redis applied it."""
@@ -170,8 +189,10 @@ class RedisStore:
         self.codec.bind(bot)
 
     def close(self) -> None:
-        """Close the connections to the server; the data stays there."""
+        """Close the connections to the server (later calls fail); the data stays there."""
+        self._closed = True
         self._client.close()
+        self._pool.disconnect()
 
     def statistics(self) -> dict[str, int]:
         """Return how many batches and writes the group commit has flushed."""

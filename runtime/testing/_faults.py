@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from runtime.session import SessionData
 from runtime.store import MemoryStore, SessionStore
@@ -22,11 +22,18 @@ if TYPE_CHECKING:
 __all__ = ["FlakyStore", "StoreFault"]
 
 Operation = Literal["load", "save", "delete"]
+_T = TypeVar("_T")
 _OPERATIONS = ("load", "save", "delete")
 
 
 class StoreFault(OSError):
-    """The failure a :class:`FlakyStore` injects (an ``OSError``, like a real I/O failure)."""
+    """The failure a :class:`FlakyStore` injects (an ``OSError``, like a real I/O failure).
+
+    Attributes:
+        maybe_committed: whether the operation was done before the failure (a lost reply).
+    """
+
+    maybe_committed = False
 
 
 class FlakyStore:
@@ -49,16 +56,25 @@ class FlakyStore:
         self.calls: Counter[str] = Counter()  # operations attempted, failed ones included
         self.failures: Counter[str] = Counter()  # operations failed on purpose
         self._left: dict[str, int | None] = {}  # operation -> failures left (None: until healed)
+        self._applied: dict[str, bool] = {}  # operation -> done before failing (a lost reply)
         self._lock = threading.Lock()
 
-    def fail(self, operation: Operation, times: int | None = None) -> None:
-        """Make the next ``times`` calls of ``operation`` raise (None: until :meth:`heal`)."""
+    def fail(
+        self, operation: Operation, times: int | None = None, *, applied: bool = False
+    ) -> None:
+        """Make the next ``times`` calls of ``operation`` raise (None: until :meth:`heal`).
+
+        With ``applied``, each failing call first does the operation, then raises: the reply
+        of a network store lost after the write landed. The error's ``maybe_committed`` is
+        then true, as a real store reports it.
+        """
         if operation not in _OPERATIONS:
             raise ValueError(f"operation must be one of {_OPERATIONS}, got {operation!r}")
         if times is not None and (not isinstance(times, int) or times < 1):
             raise ValueError(f"times must be a positive int or None, got {times!r}")
         with self._lock:
             self._left[operation] = times
+            self._applied[operation] = bool(applied)
 
     def heal(self, operation: Operation | None = None) -> None:
         """Stop failing ``operation`` (every operation when None)."""
@@ -68,11 +84,12 @@ class FlakyStore:
             else:
                 self._left.pop(operation, None)
 
-    def _enter(self, operation: str, session_id: str) -> None:
+    def _due(self, operation: str) -> bool:
+        """Count a call of ``operation``; return whether it must fail."""
         with self._lock:
             self.calls[operation] += 1
             if operation not in self._left:
-                return
+                return False
             left = self._left[operation]
             if left is not None:
                 if left <= 1:
@@ -80,22 +97,30 @@ class FlakyStore:
                 else:
                     self._left[operation] = left - 1
             self.failures[operation] += 1
-        raise StoreFault(f"injected {operation} failure for session {session_id!r}")
+            return True
+
+    def _run(self, operation: str, session_id: str, call: Callable[[], _T]) -> _T:
+        if not self._due(operation):
+            return call()
+        applied = self._applied.get(operation, False)
+        if applied:
+            call()
+        fault = StoreFault(f"injected {operation} failure for session {session_id!r}")
+        fault.maybe_committed = applied
+        raise fault
 
     def load(self, session_id: str) -> SessionData | None:
         """Load from ``inner`` unless a load failure is due."""
-        self._enter("load", session_id)
-        return self.inner.load(session_id)
+        return self._run("load", session_id, lambda: self.inner.load(session_id))
 
     def save(self, data: SessionData) -> None:
         """Save to ``inner`` unless a save failure is due."""
-        self._enter("save", data.id)
-        self.inner.save(data)
+        self._run("save", data.id, lambda: self.inner.save(data))
 
     def write(self, session_id: str, payload: bytes) -> None:
         """Write an encoded record to ``inner`` unless a save failure is due."""
-        self._enter("save", session_id)
-        self.inner.write(session_id, payload)  # type: ignore[attr-defined]  # only with a codec
+        write = self.inner.write  # type: ignore[attr-defined]  # only with a codec
+        self._run("save", session_id, lambda: write(session_id, payload))
 
     def bind(self, bot: Bot) -> None:
         """Bind ``inner``'s codec to ``bot`` (if it has one)."""
@@ -105,8 +130,7 @@ class FlakyStore:
 
     def delete(self, session_id: str) -> None:
         """Delete from ``inner`` unless a delete failure is due."""
-        self._enter("delete", session_id)
-        self.inner.delete(session_id)
+        self._run("delete", session_id, lambda: self.inner.delete(session_id))
 
     def session_ids(self) -> Iterator[str]:
         """Iterate over ``inner``'s session ids."""

@@ -546,11 +546,34 @@ def test_a_class_no_longer_accepted_or_present_is_a_store_corrupt_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     payload = bound_codec().encode(SessionData("s", data={"p": Point(1, 2), "c": Color.RED}))
-    with pytest.raises(StoreCorruptError, match="not a dataclass or enum the codec accepts"):
+    with pytest.raises(StoreCorruptError, match="the codec serves no bot"):
         JsonCodec().decode("s", payload)
     monkeypatch.delattr(bot_module, "Point")
-    with pytest.raises(StoreCorruptError, match="Point is not loaded or no longer exists"):
+    with pytest.raises(StoreCorruptError, match="Point of the bot's own modules is not found"):
         bound_codec().decode("s", payload)
+    assert b"@bot:Point" in payload
+
+
+def test_the_bot_s_classes_decode_whatever_name_its_module_was_loaded_under(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A bot file loaded by path gets a module name that depends on load order.
+    payload = bound_codec().encode(SessionData("s", data={"p": Point(1, 2)}))
+    assert bot_module.__name__.encode() not in payload
+    renamed = types.ModuleType("a_bot_loaded_under_another_name")
+    renamed.Point = Point  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, renamed.__name__, renamed)
+    monkeypatch.setattr(Point, "__module__", renamed.__name__)
+
+    def body(session: Any) -> None:
+        session.reply("hello")
+
+    body.__module__ = renamed.__name__  # a body of the renamed module: the bot's code is there
+    bot = Bot("renamed")
+    bot.new_state("s", initial=True).set_body(body)
+    codec = JsonCodec()
+    codec.bind(bot)
+    assert codec.decode("s", payload).data == {"p": Point(1, 2)}
 
 
 def test_a_member_no_longer_in_its_enum_is_a_store_corrupt_error() -> None:

@@ -20,13 +20,16 @@ from conftest import StoreOpener
 from runtime import (
     Bot,
     Event,
+    IntentClassifierPrediction,
     Runtime,
     Session,
     SessionValueError,
     StoreCorruptError,
     StoreUnavailableError,
+    fallback_intent,
 )
 from runtime.store import RedisStore, SqliteStore
+from runtime.testing import FlakyStore
 
 TIMEOUT = 10
 
@@ -65,7 +68,7 @@ class Ledger:
         self.ran.append(message)
         if message == "lock":
             try:
-                session.set("lock", threading.Lock())
+                session.set("mutex", threading.Lock())
             except SessionValueError as exc:
                 session.reply(f"refused: {exc}")
             return
@@ -150,10 +153,10 @@ def test_a_value_the_store_cannot_keep_is_refused_at_set_naming_key_and_type(
         (reply,) = rt.send_message("u", "lock").result(TIMEOUT)
         snapshot = rt.snapshot("u")
     assert reply.startswith("refused: ")
-    assert "'lock'" in reply
-    assert "lock" in reply.lower()
+    assert "'mutex'" in reply  # the key
+    assert "lock" in reply  # the type (threading.Lock's is _thread.lock)
     assert snapshot is not None
-    assert "lock" not in snapshot.data
+    assert "mutex" not in snapshot.data
 
 
 def test_a_value_changed_in_place_into_an_unstorable_one_fails_its_turn_and_keeps_nothing(
@@ -223,18 +226,21 @@ def test_a_corrupt_record_fails_its_events_and_stays_in_the_store_for_repair(
 
 
 def test_a_stopped_redis_fails_turns_as_unavailable_and_the_runtime_recovers_by_itself(
-    redis_server: RedisServer,
+    tmp_path: Path,
 ) -> None:
     ledger = Ledger()
-    store = RedisStore(redis_server.url, timeout=0.5)
-    with Runtime(ledger.bot, store=store) as rt:
+    with (
+        RedisServer.private(tmp_path / "redis", persistent=True) as redis_server,
+        Runtime(ledger.bot, store=RedisStore(redis_server.url, timeout=0.5)) as rt,
+    ):
+        store = rt.store
         assert rt.send_message("u", "a").result(TIMEOUT) == ["ready", "1:a"]
         redis_server.stop()
         with pytest.raises(StoreUnavailableError):
             rt.send_message("u", "lost").result(TIMEOUT)
         with pytest.raises(StoreUnavailableError):
             rt.send_message("new-user", "x").result(TIMEOUT)  # its load fails
-        redis_server.start()  # empty: the private server keeps nothing across restarts
+        redis_server.start()  # with its append-only file: everything acknowledged is back
         assert rt.send_message("u", "b").result(TIMEOUT) == ["2:b"]
         assert names(rt, "u") == ["a", "b"]  # the failed turn left no trace, live or stored
         assert store.load("u") is not None
@@ -283,4 +289,57 @@ def test_many_sessions_commit_concurrently_and_every_turn_lands_once(
         assert [item.name for item in record.data["items"]] == [f"r{r}" for r in range(5)]
     stats = durable_store.statistics()
     assert stats["writes"] == 200  # one write per turn (a first message opens in its turn)
-    assert stats["batches"] <= stats["writes"]
+
+
+def test_a_write_whose_reply_was_lost_reloads_the_session_and_a_resend_runs_nothing_twice(
+    durable_store: Any,
+) -> None:
+    # The store applies the write, then the reply is lost (a dropped connection to Redis).
+    ledger = Ledger()
+    store = FlakyStore(durable_store)
+    with Runtime(ledger.bot, store=store) as rt:
+        rt.send_message("u", "a", message_id="m1").result(TIMEOUT)
+        store.fail("save", 1, applied=True)
+        with pytest.raises(StoreUnavailableError) as info:
+            rt.send_message("u", "b", message_id="m2").result(TIMEOUT)
+        assert info.value.maybe_committed
+        assert "resend it with the same message_id" in str(info.value)
+        # The session was reloaded from the store: memory agrees with what the store has.
+        assert names(rt, "u") == ["a", "b"]
+        assert rt.send_message("u", "b", message_id="m2").result(TIMEOUT) == ["2:b"]
+        assert ledger.ran == ["a", "b"]  # the resend ran no body
+        assert rt.send_message("u", "c").result(TIMEOUT) == ["3:c"]
+
+
+def test_a_write_that_surely_failed_is_not_in_the_store_nor_in_memory(durable_store: Any) -> None:
+    ledger = Ledger()
+    store = FlakyStore(durable_store)
+    with Runtime(ledger.bot, store=store) as rt:
+        rt.send_message("u", "a").result(TIMEOUT)
+        store.fail("save", 1)
+        with pytest.raises(StoreUnavailableError) as info:
+            rt.send_message("u", "b", message_id="m2").result(TIMEOUT)
+        assert not info.value.maybe_committed
+        assert "had no effect" in str(info.value)
+        assert names(rt, "u") == ["a"]
+        assert rt.send_message("u", "b", message_id="m2").result(TIMEOUT) == ["2:b"]
+        assert ledger.ran == ["a", "b", "b"]
+
+
+class SloppyClassifier:
+    """A custom classifier whose predictions lack a matched sentence (None, not a str)."""
+
+    def predict(self, message: str, intents: Any) -> IntentClassifierPrediction:
+        return IntentClassifierPrediction(fallback_intent, 0.0, None)  # type: ignore[arg-type]
+
+
+def test_a_malformed_prediction_is_a_classifier_error_and_the_session_stays_loadable(
+    open_durable_store: StoreOpener,
+) -> None:
+    ledger = Ledger()
+    ledger.bot.set_classifier(SloppyClassifier())
+    with Runtime(ledger.bot, store=open_durable_store()) as rt:
+        assert rt.send_message("u", "a").result(TIMEOUT) == ["ready", "1:a"]
+        assert rt.stats().classifier_errors == 1
+    with Runtime(ledger.bot, store=open_durable_store()) as rt:
+        assert rt.send_message("u", "b").result(TIMEOUT) == ["2:b"]
