@@ -247,6 +247,9 @@ class SessionTurns:
     def install(self, event: Event, outcome: TurnOutcome, prepared: dict[str, Any] | None) -> None:
         """Make the prepared turn the committed state: write it (durable store), then swap.
 
+        The blocking form of :meth:`take_payload`, a durable write, then :meth:`finish` (or
+        :meth:`write_failed`).
+
         Raises:
             StoreUnavailableError: the durable write failed, whatever it raised (the turn is
                 rolled back in memory and :attr:`stale` set; unless ``maybe_committed``,
@@ -254,31 +257,50 @@ class SessionTurns:
         """
         if prepared is None:
             return
-        record = self.record
         persistence = self.persistence
         if persistence is not None:
-            payload, self._payload = self._payload, None
             try:
-                persistence.write(record.id, payload)
+                persistence.write(self.record.id, self.take_payload())
             except BaseException as exc:  # CancelledError from an async store included
-                self.rollback()
-                self.stale = True  # the store's word is final: reload before the next turn
-                maybe = bool(getattr(exc, "maybe_committed", False))
-                what = (
-                    "the turn was rolled back, but the store may have applied it (its reply "
-                    "was lost): resend it with the same message_id to find out; it never runs "
-                    "twice"
-                    if maybe
-                    else "the turn was rolled back and had no effect"
-                )
-                raise StoreUnavailableError(
-                    f"saving session {record.id!r} failed: {_cause(exc)}; {what}",
-                    maybe_committed=maybe,
-                ) from exc
+                raise self.write_failed(exc) from exc
+        self.finish(event, outcome, prepared)
+
+    def take_payload(self) -> object:
+        """Return what :meth:`prepare` encoded for the durable store to write (once)."""
+        payload, self._payload = self._payload, None
+        return payload
+
+    def finish(self, event: Event, outcome: TurnOutcome, prepared: dict[str, Any] | None) -> None:
+        """Make the prepared turn the committed state (its durable write succeeded)."""
+        if prepared is None:
+            return
+        record = self.record
         # Nothing can fail from here: advance the checkpoint in place (no allocation).
         self.committed.capture(record, prepared)
         if event.message_id is not None:
             record.remember(event.message_id, outcome.replies, self.message_id_window)
+
+    def write_failed(self, exc: BaseException) -> StoreUnavailableError:
+        """Roll back the turn whose durable write failed with ``exc``; return the error to raise.
+
+        The session is marked :attr:`stale`: the store's word is final, so its owner reloads it
+        before the next turn (a lost reply may hide an applied write).
+        """
+        self.rollback()
+        self.stale = True
+        maybe = bool(getattr(exc, "maybe_committed", False))
+        what = (
+            "the turn was rolled back, but the store may have applied it (its reply was lost): "
+            "resend it with the same message_id to find out; it never runs twice"
+            if maybe
+            else "the turn was rolled back and had no effect"
+        )
+        error = StoreUnavailableError(
+            f"saving session {self.record.id!r} failed: {_cause(exc)}; {what}",
+            maybe_committed=maybe,
+        )
+        error.__cause__ = exc
+        return error
 
     def commit(self, event: Event, outcome: TurnOutcome) -> None:
         """Make the turn's effects the committed state, all of them or none.

@@ -555,7 +555,9 @@ def test_the_machine_catches_a_routing_table_that_creates_two_actors_for_one_ses
 
     monkeypatch.setattr(Directory, "route", route_without_a_lock)
 
-    with pytest.raises(AssertionError) as caught:
+    # A wrong reply or state (AssertionError), or, when the broken routing's effect depends on
+    # timing, Hypothesis reporting a failure that does not replay (Flaky): both are a catch.
+    with pytest.raises((AssertionError, Flaky)) as caught:
         run_state_machine_as_test(
             RuntimeMachine,
             settings=settings(
@@ -573,18 +575,18 @@ def test_the_machine_catches_a_routing_table_that_creates_two_actors_for_one_ses
 def test_the_machine_catches_an_inbox_that_lets_two_workers_run_one_actor(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real_put = PooledInbox.put
+    real_tell = PooledInbox.tell
 
-    def put_and_always_schedule(self: PooledInbox, envelope: Any) -> None:
+    def tell_and_always_schedule(self: PooledInbox, message: Any) -> None:
         # The bug per-session serialisation exists to prevent: the inbox schedules its owner
-        # on every put, even while a worker is already running it, so a second worker can
-        # pick the same actor up and run two of its turns at once.
-        real_put(self, envelope)
+        # on every message (events, asks: put() goes through tell()), even while a worker is
+        # already running it, so a second worker can run two of its turns at once.
+        real_tell(self, message)
         owner = self.owner
         if owner is not None:
             owner._dispatcher.schedule(owner)
 
-    monkeypatch.setattr(PooledInbox, "put", put_and_always_schedule)
+    monkeypatch.setattr(PooledInbox, "tell", tell_and_always_schedule)
     old_interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # preempt mid-turn, so two turns of one session overlap
     try:

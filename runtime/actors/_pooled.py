@@ -357,7 +357,9 @@ class PooledActor(pykka.Actor):
                 self._pooled_started = True
                 self._actor_loop_setup()
             items = inbox._items
-            while budget > 0 and not stopped._set:  # is_set() without a call, per message
+            # is_set() without a call, per message; a hold (the actor waits for something,
+            # such as its turn's durable write) ends the slice too.
+            while budget > 0 and not stopped._set and inbox._held is None:
                 try:
                     envelope = items.popleft()
                 except IndexError:

@@ -289,26 +289,44 @@ class SessionActor(PooledActor):
     def _install(
         self, request: TurnRequest, turns: SessionTurns, outcome: TurnOutcome, prepared: Any
     ) -> None:
-        """Commit the claimed turn (a durable store's write: may be slow), then settle it."""
+        """Commit the claimed turn and settle it; a durable write does not hold the thread.
+
+        With a store that writes in the background, the session is held (it runs nothing
+        else) and this thread goes on with other sessions; the store's writer thread ends
+        the turn (:class:`WrittenTurn`) and releases the session.
+        """
+        persistence = turns.persistence
+        if persistence is None or prepared is None or not persistence.background:
+            try:
+                turns.install(request.event, outcome, prepared)
+            except StoreError as exc:
+                self._write_ended(request, outcome, exc)
+                return
+            self._write_ended(request, outcome, None)
+            return
+        written = WrittenTurn(self, request, turns, outcome, prepared)
+        inbox = self._cell.inbox
+        inbox.hold()  # nothing else of this session runs until the write is durable
+        persistence.submit(self._cell.id, turns.take_payload(), written.done)
+
+    def _write_ended(
+        self, request: TurnRequest, outcome: TurnOutcome, error: StoreError | None
+    ) -> None:
+        """End a claimed turn: its commit succeeded (``error`` None) or was rolled back."""
         ctx = self._ctx
         cell = self._cell
-        event = request.event
-        try:
-            turns.install(event, outcome, prepared)
-        except StoreError as exc:
-            cell.committing = None
-            if cell.lifecycle is _CLOSED:
-                self._commit_ended_after_stop(cell)
-            self._commit_failed(request, exc)
-            return
         cell.committing = None
-        cell.crashes = 0
+        if error is None:
+            cell.crashes = 0
         if cell.lifecycle is _CLOSED:  # read after the write: see _start
             self._commit_ended_after_stop(cell)
+        if error is not None:
+            self._commit_failed(request, error)
+            return
         if not outcome.duplicate:
             # After the commit (the durable write), before the future: when a caller sees its
             # replies, subscribers have them too.
-            ctx.subscriptions.publish(event, outcome.replies)
+            ctx.subscriptions.publish(request.event, outcome.replies)
         ctx.settlement.succeed(request, outcome)
 
     def _commit_ended_after_stop(self, cell: SessionCell) -> None:
@@ -453,3 +471,50 @@ class SessionActor(PooledActor):
             state=None if turns is None else turns.record.state,
             event_kind=None if request is None else request.event.kind.value,
         )
+
+
+class WrittenTurn:
+    """A turn whose durable write was submitted; it ends when the store's writer answers.
+
+    :meth:`done` runs on the writer thread while the session is held: :meth:`complete` (the
+    commit or the rollback, the subscribers, the future) runs there, then the session is
+    released, so its next event starts only after this turn ended.
+    """
+
+    __slots__ = ("_actor", "error", "outcome", "prepared", "request", "turns")
+
+    def __init__(
+        self,
+        actor: SessionActor,
+        request: TurnRequest,
+        turns: SessionTurns,
+        outcome: TurnOutcome,
+        prepared: Any,
+    ) -> None:
+        self._actor = actor
+        self.request = request
+        self.turns = turns
+        self.outcome = outcome
+        self.prepared = prepared
+        self.error: BaseException | None = None
+
+    def done(self, error: BaseException | None) -> None:
+        """End the turn on the store's writer thread, then let the session run again.
+
+        The session is held, so nothing else touches it meanwhile; ending the turn here saves
+        the hand-off to a worker and back (measured: ~15% of a durable turn).
+        """
+        self.error = error
+        try:
+            self.complete()
+        finally:
+            self._actor._cell.inbox.release()
+
+    def complete(self) -> None:
+        """Commit the turn (its write is durable) or roll it back; settle its future."""
+        turns = self.turns
+        if self.error is None:
+            turns.finish(self.request.event, self.outcome, self.prepared)
+            self._actor._write_ended(self.request, self.outcome, None)
+        else:
+            self._actor._write_ended(self.request, self.outcome, turns.write_failed(self.error))

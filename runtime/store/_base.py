@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from runtime.session import SessionData
@@ -72,5 +72,14 @@ class DurableStore(SessionStore, Protocol):
         """Replace ``session_id``'s record with ``payload`` (from ``codec.encode``) atomically.
 
         Returns once the write is durable (several sessions' writes may share one transaction).
+        """
+        ...
+
+    def submit(
+        self, session_id: str, payload: bytes, done: Callable[[BaseException | None], object]
+    ) -> None:
+        """Queue :meth:`write`'s work; call ``done(None)`` once durable, ``done(error)`` if not.
+
+        ``done`` may run on another thread (the store's writer); it must be quick.
         """
         ...

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runtime.session import SessionData
 
 if TYPE_CHECKING:
     from runtime.store._base import SessionStore
+    from runtime.store._group import Done
 
 __all__ = ["Persistence", "persistence_for"]
 
@@ -31,7 +32,7 @@ class Persistence:
             a store keeping Python objects may hand out its own).
     """
 
-    __slots__ = ("_encode", "_write", "check", "standalone")
+    __slots__ = ("_encode", "_submit", "_write", "check", "standalone")
 
     def __init__(
         self,
@@ -40,9 +41,11 @@ class Persistence:
         *,
         check: Callable[[str, object], None] | None,
         standalone: bool,
+        submit: Callable[[str, Any, Done], None] | None = None,
     ) -> None:
         self._encode = encode
         self._write = write
+        self._submit = submit
         self.check = check
         self.standalone = standalone
 
@@ -58,6 +61,27 @@ class Persistence:
         """Make ``payload`` the session's stored record, durably."""
         self._write(session_id, payload)
 
+    @property
+    def background(self) -> bool:
+        """Whether :meth:`submit` writes on another thread (else it calls ``done`` at once)."""
+        return self._submit is not None
+
+    def submit(self, session_id: str, payload: object, done: Done) -> None:
+        """Start :meth:`write`; ``done(None)`` once durable, ``done(error)`` if it failed.
+
+        ``done`` runs on the store's writer thread, or at once on this thread for a store
+        that only writes synchronously.
+        """
+        if self._submit is not None:
+            self._submit(session_id, payload, done)
+            return
+        try:
+            self._write(session_id, payload)
+        except BaseException as exc:  # CancelledError from a store too: handed to done
+            done(exc)
+            return
+        done(None)
+
 
 def persistence_for(store: SessionStore) -> Persistence | None:
     """Return how turns are written to ``store``, or None if it is not durable.
@@ -71,7 +95,14 @@ def persistence_for(store: SessionStore) -> Persistence | None:
     codec = getattr(store, "codec", None)
     write = getattr(store, "write", None)
     if codec is not None and callable(write):
-        return Persistence(codec.encode, write, check=codec.check, standalone=True)
+        submit = getattr(store, "submit", None)
+        return Persistence(
+            codec.encode,
+            write,
+            check=codec.check,
+            standalone=True,
+            submit=submit if callable(submit) else None,
+        )
     save = store.save
 
     def save_record(session_id: str, payload: object) -> None:

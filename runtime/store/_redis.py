@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from runtime._checks import check_positive_int, check_seconds
 from runtime.errors import StoreUnavailableError
 from runtime.store._codec import Codec, JsonCodec
-from runtime.store._group import GroupCommit, Write
+from runtime.store._group import Done, GroupCommit, Write
 
 if TYPE_CHECKING:
     from runtime.bot import Bot
@@ -97,7 +97,7 @@ class RedisStore:
         self.codec: Codec = JsonCodec() if codec is None else codec
         self._ids_key = f"{prefix}ids"
         self._closed = False
-        self._group = GroupCommit(self._flush)
+        self._group = GroupCommit(self._flush, name="runtime-redis-writer")
         self._check_codec()
 
     def _key(self, session_id: str) -> str:
@@ -156,6 +156,13 @@ class RedisStore:
         """Replace ``session_id``'s record with ``payload``; return once Redis applied it."""
         self._group.write(session_id, payload)
 
+    def submit(self, session_id: str, payload: bytes, done: Done) -> None:
+        """Queue a write of ``payload``; ``done(error)`` is called once it is committed or failed.
+
+        ``done`` runs on the store's writer thread; it must be quick.
+        """
+        self._group.submit(session_id, payload, done)
+
     def save(self, data: SessionData) -> None:
         """Encode ``data`` and write it (see :meth:`write`)."""
         self._group.write(data.id, self.codec.encode(data))
@@ -190,6 +197,7 @@ class RedisStore:
 
     def close(self) -> None:
         """Close the connections to the server (later calls fail); the data stays there."""
+        self._group.close()
         self._closed = True
         self._client.close()
         self._pool.disconnect()

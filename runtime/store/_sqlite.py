@@ -1,7 +1,8 @@
 """The SQLite store: the embedded durable default (one file, nothing to start by hand).
 
 Every committed turn is one row write inside a transaction; writes arriving together from
-several session actors share one transaction (group commit, :mod:`runtime.store._group`). The
+several session actors share one transaction, written by the store's writer thread (group
+commit, :mod:`runtime.store._group`). The
 database runs in WAL mode, so loads read while a batch commits. With ``synchronous="NORMAL"``
 (the default) a committed turn survives the process being killed (``kill -9``); surviving a
 power cut or an OS crash needs ``synchronous="FULL"``, which syncs the disk on every batch.
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, TypeVar
 from runtime._checks import check_seconds
 from runtime.errors import StoreUnavailableError
 from runtime.store._codec import Codec, JsonCodec
-from runtime.store._group import GroupCommit, Write
+from runtime.store._group import Done, GroupCommit, Write
 
 if TYPE_CHECKING:
     from runtime.bot import Bot
@@ -86,7 +87,7 @@ class SqliteStore:
         self._idle: list[sqlite3.Connection] = []  # readers not in use
         self._writer: sqlite3.Connection | None = None
         self._closed = False
-        self._group = GroupCommit(self._flush)
+        self._group = GroupCommit(self._flush, name="runtime-sqlite-writer")
         folder = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(folder, exist_ok=True)
         self._run(self._setup, write=True)
@@ -160,12 +161,19 @@ class SqliteStore:
     # -- writes -----------------------------------------------------------------------------
 
     def _flush(self, writes: list[Write]) -> None:
-        # Only the group commit's leader gets here: one batch at a time.
+        # Only the group commit's writer thread gets here: one batch at a time.
         self._run(lambda connection: _write_batch(connection, writes), write=True)
 
     def write(self, session_id: str, payload: bytes) -> None:
         """Replace ``session_id``'s record with ``payload``; return once it is committed."""
         self._group.write(session_id, payload)
+
+    def submit(self, session_id: str, payload: bytes, done: Done) -> None:
+        """Queue a write of ``payload``; ``done(error)`` is called once it is committed or failed.
+
+        ``done`` runs on the store's writer thread; it must be quick.
+        """
+        self._group.submit(session_id, payload, done)
 
     def save(self, data: SessionData) -> None:
         """Encode ``data`` and write it (see :meth:`write`)."""
@@ -208,7 +216,11 @@ class SqliteStore:
         self.codec.bind(bot)
 
     def close(self) -> None:
-        """Close every idle connection (one in use closes when its call ends); data stays."""
+        """Write what is queued, then close every connection (one in use, when its call ends).
+
+        The data stays in the file; later calls fail with StoreUnavailableError.
+        """
+        self._group.close()
         with self._lock:
             self._closed = True
             connections = [*self._idle, *([self._writer] if self._writer else [])]
@@ -229,11 +241,19 @@ def _write_batch(connection: sqlite3.Connection, writes: list[Write]) -> None:
     """Apply ``writes`` in one transaction: all of them or none."""
     connection.execute("BEGIN IMMEDIATE")
     try:
-        for session_id, payload in writes:
-            if payload is None:
-                connection.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
+        # Runs of upserts (nearly every write) go in one executemany; order is kept.
+        start = 0
+        for end in range(1, len(writes) + 1):
+            if end < len(writes) and (writes[end][1] is None) == (writes[start][1] is None):
+                continue
+            run = writes[start:end]
+            if run[0][1] is None:
+                connection.executemany(
+                    "DELETE FROM sessions WHERE session_id = ?", [(sid,) for sid, _ in run]
+                )
             else:
-                connection.execute(_UPSERT, (session_id, payload))
+                connection.executemany(_UPSERT, run)
+            start = end
         connection.execute("COMMIT")
     except BaseException:
         if connection.in_transaction:

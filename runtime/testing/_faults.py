@@ -122,6 +122,27 @@ class FlakyStore:
         write = self.inner.write  # type: ignore[attr-defined]  # only with a codec
         self._run("save", session_id, lambda: write(session_id, payload))
 
+    def submit(
+        self, session_id: str, payload: bytes, done: Callable[[BaseException | None], object]
+    ) -> None:
+        """Queue a write on ``inner`` unless a save failure is due (then ``done(fault)``)."""
+        inner_submit = getattr(self.inner, "submit", None)
+        if self._due("save"):
+            fault = StoreFault(f"injected save failure for session {session_id!r}")
+            fault.maybe_committed = self._applied.get("save", False)
+            if fault.maybe_committed:
+                self.inner.write(session_id, payload)  # type: ignore[attr-defined]
+            done(fault)
+        elif inner_submit is not None:
+            inner_submit(session_id, payload, done)
+        else:
+            try:
+                self.inner.write(session_id, payload)  # type: ignore[attr-defined]
+            except BaseException as exc:
+                done(exc)
+                return
+            done(None)
+
     def bind(self, bot: Bot) -> None:
         """Bind ``inner``'s codec to ``bot`` (if it has one)."""
         bind = getattr(self.inner, "bind", None)

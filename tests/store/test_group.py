@@ -1,8 +1,9 @@
-"""Group commit: writes that arrive while a batch is written share the next batch."""
+"""Group commit: writes queued while a batch is written share the next batch."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -13,81 +14,120 @@ TIMEOUT = 10
 
 
 class GatedFlush:
-    """A flush that records its batches and, while ``gate`` is clear, waits inside the first."""
+    """A flush that records its batches and waits inside each until ``gate`` is set."""
 
     def __init__(self) -> None:
         self.batches: list[list[Write]] = []
         self.entered = threading.Event()
         self.gate = threading.Event()
-        self.fail_next = False
+        self.failures: list[BaseException] = []  # raised by the next flushes, in order
 
     def __call__(self, writes: list[Write]) -> None:
         self.batches.append(list(writes))
         self.entered.set()
         assert self.gate.wait(TIMEOUT)
-        if self.fail_next:
-            self.fail_next = False
-            raise StoreUnavailableError("the disk is full")
+        if self.failures:
+            raise self.failures.pop(0)
 
 
-def write_in_thread(group: GroupCommit, key: str, errors: list[BaseException]) -> threading.Thread:
-    def run() -> None:
-        try:
-            group.write(key, key.encode())
-        except BaseException as exc:
-            errors.append(exc)
+class Outcomes:
+    """Collect the ``done`` callbacks' outcomes by session id."""
 
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
+    def __init__(self, expected: int) -> None:
+        self.errors: dict[str, BaseException | None] = {}
+        self.threads: set[str] = set()
+        self._left = expected
+        self._lock = threading.Lock()
+        self.all_done = threading.Event()
+
+    def done_for(self, session_id: str) -> Callable[[BaseException | None], None]:
+        def done(error: BaseException | None) -> None:
+            with self._lock:
+                self.errors[session_id] = error
+                self.threads.add(threading.current_thread().name)
+                self._left -= 1
+                if self._left == 0:
+                    self.all_done.set()
+
+        return done
 
 
-def test_a_lone_write_is_flushed_by_its_own_thread_at_once() -> None:
+def test_a_lone_write_returns_once_its_batch_is_written() -> None:
     flush = GatedFlush()
     flush.gate.set()
     group = GroupCommit(flush)
     group.write("a", b"1")
     assert flush.batches == [[("a", b"1")]]
     assert (group.batches, group.writes) == (1, 1)
+    group.close()
 
 
-class SignallingCondition(threading.Condition):
-    """A condition that tells the test each time a writer starts waiting on it."""
-
-    def __init__(self) -> None:
-        super().__init__(threading.Lock())
-        self.waiting = threading.Semaphore(0)
-
-    def wait(self, timeout: float | None = None) -> bool:
-        self.waiting.release()
-        return super().wait(timeout)
-
-
-def test_writes_arriving_during_a_flush_share_the_next_batch() -> None:
+def test_writes_queued_during_a_flush_share_the_next_batch_on_the_writer_thread() -> None:
     flush = GatedFlush()
-    group = GroupCommit(flush)
-    group._cond = cond = SignallingCondition()
-    errors: list[BaseException] = []
-    leader = write_in_thread(group, "a", errors)
-    assert flush.entered.wait(TIMEOUT)  # "a" is being written; the rest must wait for it
-    followers = [write_in_thread(group, key, errors) for key in ("b", "c", "d")]
-    for _ in followers:  # each follower queued its write and waits
-        assert cond.waiting.acquire(timeout=TIMEOUT)
+    group = GroupCommit(flush, name="test-writer")
+    outcomes = Outcomes(expected=4)
+    group.submit("a", b"a", outcomes.done_for("a"))
+    assert flush.entered.wait(TIMEOUT)  # "a" is being written: the next ones queue behind it
+    for key in ("b", "c", "d"):
+        group.submit(key, key.encode(), outcomes.done_for(key))  # returns at once
     flush.gate.set()
-    for thread in [leader, *followers]:
-        thread.join(TIMEOUT)
-    assert errors == []
-    assert flush.batches[0] == [("a", b"a")]
-    assert sorted(flush.batches[1]) == [("b", b"b"), ("c", b"c"), ("d", b"d")]
-    assert (group.batches, group.writes) == (2, 4)
+    assert outcomes.all_done.wait(TIMEOUT)
+    assert flush.batches == [[("a", b"a")], [("b", b"b"), ("c", b"c"), ("d", b"d")]]
+    assert outcomes.errors == {"a": None, "b": None, "c": None, "d": None}
+    assert outcomes.threads == {"test-writer"}
+    group.close()
 
 
 def test_a_failed_batch_fails_every_write_in_it_and_the_next_batch_goes_on() -> None:
     flush = GatedFlush()
-    flush.fail_next = True
-    flush.gate.set()
+    full = StoreUnavailableError("the disk is full")
+    flush.failures.append(full)
     group = GroupCommit(flush)
-    with pytest.raises(StoreUnavailableError, match="disk is full"):
+    outcomes = Outcomes(expected=2)
+    group.submit("a", b"a", outcomes.done_for("a"))
+    assert flush.entered.wait(TIMEOUT)
+    group.submit("b", b"b", outcomes.done_for("b"))
+    flush.failures.append(StoreUnavailableError("still full"))
+    flush.gate.set()
+    assert outcomes.all_done.wait(TIMEOUT)
+    assert outcomes.errors["a"] is full
+    with pytest.raises(StoreUnavailableError, match="the disk is full"):
+        raise_it(outcomes.errors["a"])
+    group.write("c", b"c")  # the writer goes on after failed batches
+    assert [batch[0][0] for batch in flush.batches] == ["a", "b", "c"]
+    group.close()
+
+
+def raise_it(error: BaseException | None) -> None:
+    assert error is not None
+    raise error
+
+
+def test_a_blocking_write_raises_a_fresh_error_that_keeps_maybe_committed() -> None:
+    flush = GatedFlush()
+    flush.gate.set()
+    lost = StoreUnavailableError("the reply was lost", maybe_committed=True)
+    flush.failures.append(lost)
+    group = GroupCommit(flush)
+    with pytest.raises(StoreUnavailableError) as info:
         group.write("a", b"1")
-    group.write("b", b"2")
-    assert [batch[0][0] for batch in flush.batches] == ["a", "b"]
+    assert info.value is not lost
+    assert info.value.__cause__ is lost
+    assert info.value.maybe_committed
+    group.close()
+
+
+def test_close_writes_what_is_queued_then_refuses_new_writes() -> None:
+    flush = GatedFlush()
+    group = GroupCommit(flush)
+    outcomes = Outcomes(expected=2)
+    group.submit("a", b"a", outcomes.done_for("a"))
+    assert flush.entered.wait(TIMEOUT)
+    group.submit("b", b"b", outcomes.done_for("b"))
+    closer = threading.Thread(target=group.close)
+    closer.start()
+    flush.gate.set()
+    closer.join(TIMEOUT)
+    assert outcomes.errors == {"a": None, "b": None}
+    with pytest.raises(StoreUnavailableError, match="closed"):
+        group.write("c", b"c")
