@@ -10,12 +10,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Self
 
-from runtime._checks import (
-    check_message_id,
-    check_positive_int,
-    check_seconds,
-    optional_bound,
-)
+from runtime._checks import check_message_id, check_seconds
 from runtime.backends import Backend, RuntimeConfig, ThreadBackend
 from runtime.bot import Bot, File
 from runtime.engine import DEFAULT_MAX_HOPS
@@ -146,9 +141,6 @@ class Runtime:
                 "store must be a store URL or implement SessionStore (load, save, delete, "
                 f"session_ids, __len__, close), got {type(store).__name__}"
             )
-        check_positive_int("message_id_window", message_id_window)
-        check_positive_int("poison_after", poison_after)
-        check_seconds("restart_backoff", restart_backoff, allow_zero=True)
         pool = {"workers": workers, "max_workers": max_workers, "slice_budget": slice_budget}
         given = {name: value for name, value in pool.items() if value is not None}
         if backend is None:
@@ -160,24 +152,18 @@ class Runtime:
                 f"{', '.join(given)} configure the default backend; pass them to the backend "
                 "you give instead"
             )
-        if idle_timeout is not None:
-            check_seconds("idle_timeout", idle_timeout)
-        if turn_timeout is not None:
-            check_seconds("turn_timeout", turn_timeout)
         check_seconds("drain_timeout", drain_timeout, allow_zero=True)
-        if not isinstance(max_hops, int) or isinstance(max_hops, bool) or max_hops < 1:
-            raise ValueError(f"max_hops must be a positive int, got {max_hops!r}")
-        self.config = RuntimeConfig(
+        self.config = RuntimeConfig.checked(
             idle_timeout=idle_timeout,
-            max_live_sessions=optional_bound("max_live_sessions", max_live_sessions),
-            max_session_queue=optional_bound("max_session_queue", max_session_queue),
-            max_pending=optional_bound("max_pending", max_pending),
+            max_live_sessions=max_live_sessions,
+            max_session_queue=max_session_queue,
+            max_pending=max_pending,
             max_hops=max_hops,
-            max_history=optional_bound("max_history", max_history, minimum=0),
+            max_history=max_history,
             turn_timeout=turn_timeout,
             message_id_window=message_id_window,
             poison_after=poison_after,
-            restart_backoff=float(restart_backoff),
+            restart_backoff=restart_backoff,
         )
         self.bot = bot
         # Opened last: nothing above can fail after a store connection or file exists.

@@ -507,6 +507,16 @@ class WrittenTurn:
         self.error = error
         try:
             self.complete()
+        except BaseException as exc:  # a bug of ours: the future must still settle
+            get_logger(session_id=self._actor._cell.id).error(
+                "turn_completion_failed", error=describe_exception(exc)
+            )
+            crashed = SessionCrashedError(
+                f"ending the turn of session {self._actor._cell.id!r} failed: "
+                f"{describe_exception(exc)}"
+            )
+            crashed.__cause__ = exc
+            self._actor._ctx.settlement.fail(self.request, crashed)
         finally:
             self._actor._cell.inbox.release()
 

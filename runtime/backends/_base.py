@@ -12,6 +12,8 @@ import concurrent.futures
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from runtime._checks import check_positive_int, check_seconds, optional_bound
+
 if TYPE_CHECKING:
     from runtime.bot import Bot
     from runtime.event import Event
@@ -37,6 +39,48 @@ class RuntimeConfig:
     message_id_window: int = 128
     poison_after: int = 3
     restart_backoff: float = 0.01
+
+    @classmethod
+    def checked(
+        cls,
+        *,
+        idle_timeout: float | None,
+        max_live_sessions: int | None,
+        max_session_queue: int | None,
+        max_pending: int | None,
+        max_hops: int,
+        max_history: int | None,
+        turn_timeout: float | None,
+        message_id_window: int,
+        poison_after: int,
+        restart_backoff: float,
+    ) -> RuntimeConfig:
+        """Return a config of these options, each checked (the ``Runtime`` arguments).
+
+        Raises:
+            TypeError, ValueError: an option is out of range or of the wrong type.
+        """
+        if idle_timeout is not None:
+            check_seconds("idle_timeout", idle_timeout)
+        if turn_timeout is not None:
+            check_seconds("turn_timeout", turn_timeout)
+        if not isinstance(max_hops, int) or isinstance(max_hops, bool) or max_hops < 1:
+            raise ValueError(f"max_hops must be a positive int, got {max_hops!r}")
+        check_positive_int("message_id_window", message_id_window)
+        check_positive_int("poison_after", poison_after)
+        check_seconds("restart_backoff", restart_backoff, allow_zero=True)
+        return cls(
+            idle_timeout=idle_timeout,
+            max_live_sessions=optional_bound("max_live_sessions", max_live_sessions),
+            max_session_queue=optional_bound("max_session_queue", max_session_queue),
+            max_pending=optional_bound("max_pending", max_pending),
+            max_hops=max_hops,
+            max_history=optional_bound("max_history", max_history, minimum=0),
+            turn_timeout=turn_timeout,
+            message_id_window=message_id_window,
+            poison_after=poison_after,
+            restart_backoff=float(restart_backoff),
+        )
 
 
 @runtime_checkable
