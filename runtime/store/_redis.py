@@ -52,7 +52,9 @@ class RedisStore:
         prefix: put before every key, so several bots can share one database.
         timeout: seconds to wait for the server (connecting and each command), and for a free
             connection.
-        max_connections: connections kept to the server at most (threads share them).
+        max_connections: connections to the server at most; threads beyond it wait for one
+            (up to ``timeout``). Keep it above the backend's ``max_workers``: every worker
+            may be loading a session at once.
 
     Raises:
         ValueError: a bad argument (a URL the client cannot parse).
@@ -68,7 +70,7 @@ class RedisStore:
         codec: Codec | None = None,
         prefix: str = "runtime:",
         timeout: float = 5.0,
-        max_connections: int = 32,
+        max_connections: int = 256,
     ) -> None:
         if not isinstance(url, str):
             raise TypeError(f"url must be a str, got {type(url).__name__}")
