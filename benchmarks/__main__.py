@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging
 import sys
 import time
 import traceback
@@ -20,6 +21,7 @@ from benchmarks._report import table, write_json
 from benchmarks._systems import SYSTEMS
 from benchmarks._targets import machine_info, targets
 from benchmarks._workloads import WORKLOADS
+from runtime.log import configure_cli_logging
 
 _RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -40,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Benchmark the runtime against baselines running the same bot logic.",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="small sizes, for CI's smoke run (< 2 minutes)"
+        "--quick", action="store_true", help="small sizes, for CI's smoke run (about 2 minutes)"
     )
     parser.add_argument(
         "--only",
@@ -95,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         print("--senders must be >= 1", file=sys.stderr)
         return 2
     out: Path = args.out or _RESULTS / ("quick.json" if args.quick else "full.json")
+    # The runtime's error logs (a store failing under load, say) go to stderr with the
+    # progress lines, not into the table on stdout; the FAILED list says what failed.
+    configure_cli_logging(logging.ERROR)
     if args.gc_threshold is not None:
         gc.set_threshold(*args.gc_threshold)
     settings = Settings(quick=args.quick, systems=args.systems, senders=args.senders)

@@ -218,12 +218,131 @@ def _table_w5(w5: Entry) -> list[str]:
     ]
 
 
+_W6_SYSTEMS = ("ours+memory", "ours+sqlite", "ours+redis")
+
+
+def _table_w6(w6: Entry) -> list[str]:
+    if "results" not in w6:
+        return [f"W6 durability: SKIPPED: {w6.get('reason', 'not run')}"]
+    stores: Entry = w6["stores"]
+    redis = stores["redis"] or f"SKIPPED ({stores['redis_skipped']})"
+    lines = [
+        f"W6 durability: ours on each store; SQLite file in {stores['sqlite_folder']} "
+        f"({stores['sqlite_file_system']}; {stores['sqlite_settings']}); Redis: {redis}",
+        "",
+        f"events/s, closed loop, {w6['senders']} sender threads; x/memory > 1: faster than the "
+        "in-memory store; w/batch: turns per group-commit transaction (sqlite, redis)",
+    ]
+    durable = _W6_SYSTEMS[1:]
+    header = [
+        "sessions",
+        *_W6_SYSTEMS,
+        *[f"{s.split('+')[1]}/memory" for s in durable],
+        *[f"{s.split('+')[1]} w/batch" for s in durable],
+    ]
+    rows = [
+        [
+            f"{int(n):,}",
+            *[_cell(row.get(s), "events_per_s") for s in _W6_SYSTEMS],
+            *[
+                _fmt(
+                    ratio(
+                        _value(row.get(s), "events_per_s"),
+                        _value(row.get(_W6_SYSTEMS[0]), "events_per_s"),
+                    ),
+                    ".2f",
+                )
+                for s in durable
+            ],
+            *[_cell(row.get(s), "writes_per_batch", ".1f") for s in durable],
+        ]
+        for n, row in w6["results"].items()
+    ]
+    lines += _grid(header, rows)
+    part: Entry = w6["latency"]
+    if "results" in part:
+        keys = [
+            ("p50_ms", "p50 ms"),
+            ("p99_ms", "p99 ms"),
+            ("p999_ms", "p99.9 ms"),
+            ("max_ms", "max ms"),
+            ("service_p50_ms", "svc p50"),
+            ("service_p99_ms", "svc p99"),
+        ]
+        results: Entry = part["results"]
+        own: Entry = part.get("at_half_own_max") or {}
+        offered = _fmt(part["offered_per_s"])
+        rows = [
+            [s, offered, *[_cell(results.get(s), k, ".2f") for k, _ in keys]] for s in _W6_SYSTEMS
+        ]
+        rows += [
+            [
+                f"{s} @own",
+                _fmt(own[s].get("offered_per_s")),
+                *[_cell(own[s], k, ".2f") for k, _ in keys],
+            ]
+            for s in _W6_SYSTEMS
+            if s in own
+        ]
+        over = [
+            f"  {s}: the offered load is above its closed-loop max "
+            f"({results[s]['closed_loop_max_per_s']:,.0f}/s): its queue grew in the window"
+            for s in _W6_SYSTEMS
+            if (results.get(s) or {}).get("over_closed_loop_max")
+        ]
+        lines += [
+            "",
+            f"latency: open loop at {part['offered_per_s']:,.0f} events/s (half ours+memory's "
+            f"max above) over {part['sessions']:,} sessions for {part['seconds']:.0f} s; "
+            "@own: at half that store's own max (not a target)",
+            *_grid(["system", "offered/s", *[label for _, label in keys]], rows),
+            *over,
+        ]
+    else:
+        lines += ["", f"latency: SKIPPED: {part.get('reason')}"]
+    restart: Entry = w6["restart"]
+    keys = [
+        ("store_seconds", "store all s", ".1f"),
+        ("start_ms", "start ms", ".1f"),
+        ("first_reply_ms", "1st reply ms", ".1f"),
+        ("all_replied_s", "all replied s", ".2f"),
+        ("rehydration_us", "us/session", ".0f"),
+    ]
+    results = restart["results"]
+    lines += [
+        "",
+        f"restart: {restart['sessions']:,} sessions stored (one message each), the runtime "
+        "stopped; then times from opening the store (start: Runtime(bot, store=...).start() "
+        "returned) to the first reply of a stored session, and to every stored session's reply",
+        *_grid(
+            ["system", *[label for _, label, _ in keys]],
+            [[s, *[_cell(results.get(s), k, f) for k, _, f in keys]] for s in durable],
+        ),
+    ]
+    # One line per system and reason (no Redis at all skips every part alike).
+    skipped: dict[tuple[str, str], list[str]] = {}
+    for what, group in (
+        *((f"{int(n):,} sessions", row) for n, row in w6["results"].items()),
+        ("latency", part.get("results") or {}),
+        ("restart", results),
+    ):
+        for name, entry in group.items():
+            if entry.get("status") == "skipped":
+                skipped.setdefault((name, entry["reason"]), []).append(what)
+    lines += [
+        f"  SKIPPED {name} ({', '.join(parts)}): {reason}"
+        for (name, reason), parts in skipped.items()
+    ]
+    return lines
+
+
 _TABLES: dict[str, Callable[[Entry], list[str]]] = {
     "W1": _table_w1,
     "W2": _table_w2,
     "W3": _table_w3,
     "W4": _table_w4,
     "W5": _table_w5,
+    "W6": _table_w6,
 }
 
 
@@ -247,7 +366,7 @@ def table(report: Entry) -> str:
             lines += [f"{name}: harness error: {workload['error']}", ""]
             continue
         lines += [*_TABLES[name](workload), ""]
-    lines.append("Targets (issue #4)")
+    lines.append("Targets (issue #4; W6: durable stores)")
     rows = []
     for t in report["targets"]:
         margin = t["margin"]

@@ -1,4 +1,4 @@
-"""The targets of issue #4, evaluated on a run's numbers, and the machine they ran on."""
+"""The targets of issue #4 (and W6's), evaluated on a run's numbers, and the machine info."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import importlib.metadata
 import math
 import os
 import platform
+import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["machine_info", "ratio", "targets"]
@@ -28,8 +30,9 @@ def machine_info() -> Entry:
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "switch_interval_s": sys.getswitchinterval(),
+        "sqlite_version": sqlite3.sqlite_version,
     }
-    for package in ("pykka", "runtime", "structlog"):
+    for package in ("pykka", "runtime", "structlog", "redis"):
         try:
             info[f"{package}_version"] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
@@ -70,10 +73,18 @@ def targets(workloads: Entry) -> list[Entry]:
     found: list[Entry] = []
 
     def add(
-        name: str, value: float | None, op: str, goal: float, unit: str, *, note: str = ""
+        name: str,
+        value: float | None,
+        op: str,
+        goal: float,
+        unit: str,
+        *,
+        note: str = "",
+        missed: bool = False,
     ) -> None:
         if value is None or math.isnan(value):
-            status, margin = "n/a", None
+            # missed: not measured because the system could not even be loaded that far.
+            status, margin = "MISS" if missed else "n/a", None
         else:
             better = value >= goal if op == ">=" else value <= goal
             status = "PASS" if better else "MISS"
@@ -133,4 +144,46 @@ def targets(workloads: Entry) -> list[Entry]:
     w2 = _get(workloads, "W2", "results", "ours") or {}
     p99_p50 = ratio(w2.get("p99_ms"), w2.get("p50_ms")) if w2.get("status") == "ok" else None
     add("W2 ours p99 / p50 at half load", p99_p50, "<=", 20.0, "x")
+    _w6_targets(workloads.get("W6") or {}, add)
     return found
+
+
+#: W6: each durable store's events/s as a share of the memory store's, at least.
+W6_RATIO_GOALS = {"ours+sqlite": 0.5, "ours+redis": 0.3}
+#: W6: p99 latency (ms) of each durable store at half the memory store's events/s, at most.
+W6_P99_GOAL_MS = 20.0
+
+
+def _w6_targets(w6: Entry, add: Callable[..., None]) -> None:
+    """Add W6's targets: each durable store's events/s ratio per size, and its p99."""
+    not_run = w6.get("reason", "W6 not run") if "results" not in w6 else ""
+    sizes = list(w6.get("results") or ["1000"])
+    for label, goal in W6_RATIO_GOALS.items():
+        for n in sizes:
+            row = _get(w6, "results", n) or {}
+            value = ratio(
+                _ok(row.get(label), "events_per_s"), _ok(row.get("ours+memory"), "events_per_s")
+            )
+            name = f"W6 {label} events/s vs ours+memory, {int(n):,} sessions"
+            add(name, value, ">=", goal, "x", note=not_run or _skip_note(row.get(label)))
+    for label in W6_RATIO_GOALS:
+        entry = _get(w6, "latency", "results", label) or {}
+        add(
+            f"W6 {label} p99 at half ours+memory's events/s",
+            _ok(entry, "p99_ms"),
+            "<=",
+            W6_P99_GOAL_MS,
+            "ms",
+            note=not_run or _skip_note(entry),
+            missed=bool(entry.get("overloaded")),
+        )
+
+
+def _skip_note(entry: Entry | None) -> str:
+    if entry and entry.get("status") == "skipped":
+        return f"SKIPPED: {entry.get('reason')}"
+    return ""
+
+
+def _ok(entry: Entry | None, key: str) -> float | None:
+    return entry.get(key) if entry and entry.get("status") == "ok" else None

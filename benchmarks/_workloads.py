@@ -1,4 +1,4 @@
-"""The workloads W1-W5 of issue #4; each returns a JSON-ready dict of its numbers.
+"""The workloads W1-W6 (issue #4; W6 in ``_durability``); each returns a JSON-ready dict.
 
 Every measured run is checked against the oracle; a system whose replies are wrong (or that
 fails, or times out) gets ``status: "FAILED"`` and no number is reported for it.
@@ -13,7 +13,9 @@ from typing import Any
 
 from benchmarks._bots import BLOCK_SECONDS
 from benchmarks._context import Context, Entry, merge, verdict
-from benchmarks._load import ClosedLoopResult, busy_users, closed_loop, open_loop, percentile
+from benchmarks._durability import w6_durability
+from benchmarks._load import ClosedLoopResult, busy_users, closed_loop
+from benchmarks._measure import latency, throughput
 from benchmarks._memory import run_child
 from benchmarks._scripts import Check, Scripts, blocking_patterns, is_slow
 from benchmarks._systems import OursSystem, make_system
@@ -28,45 +30,6 @@ _CALIBRATION_SESSIONS = 1_000
 _BLOCKING_SHARE = 0.05
 
 
-def _throughput(
-    ctx: Context, workload: str, name: str, n: int, *, rounds: int, budget: float
-) -> Entry:
-    """Open ``n`` sessions (untimed first message each), then time ``rounds`` closed rounds."""
-    system = make_system(name)
-    skip = system.skip_reason(n)
-    if skip is not None:
-        return {"status": "skipped", "reason": skip}
-    scripts = Scripts(n)
-    system.open(n)
-    try:
-        warm = closed_loop(system, scripts, first_round=0, rounds=1, senders=ctx.settings.senders)
-        gc.collect()
-        run = closed_loop(
-            system,
-            scripts,
-            first_round=1,
-            rounds=rounds,
-            senders=ctx.settings.senders,
-            budget=budget,
-        )
-    finally:
-        system.close()
-    entry: Entry = {
-        "events_per_s": run.rate,
-        "events": run.events,
-        "seconds": run.seconds,
-        "rounds": run.rounds,
-        "capped": run.capped,
-        "open_seconds": warm.seconds,
-    }
-    entry = verdict(ctx, f"{workload} {name} n={n}", entry, *merge(warm, run))
-    if entry["status"] == "ok":
-        ctx.max_rates[(name, n)] = run.rate
-        capped = " (time cap)" if run.capped else ""
-        ctx.log(f"  {name:10} n={n:<7} {run.rate:>10,.0f} events/s{capped}")
-    return entry
-
-
 def w1_throughput(ctx: Context) -> Entry:
     """W1: closed-loop events/s for each system at each session count."""
     sizes = _W1_QUICK if ctx.settings.quick else _W1_FULL
@@ -75,7 +38,7 @@ def w1_throughput(ctx: Context) -> Entry:
     for n, rounds in sizes.items():
         ctx.log(f"W1 throughput: {n} sessions, {rounds} messages each after the first")
         results[str(n)] = {
-            name: _throughput(ctx, "W1", name, n, rounds=rounds, budget=budget)
+            name: throughput(ctx, "W1", name, make_system(name), n, rounds=rounds, budget=budget)
             for name in ctx.pick()
         }
     return {
@@ -91,7 +54,8 @@ def _max_rate(ctx: Context, name: str) -> float | None:
     key = (name, _CALIBRATION_SESSIONS)
     if key not in ctx.max_rates:
         ctx.log(f"  calibrating {name} at {_CALIBRATION_SESSIONS} sessions (W1 did not run)")
-        _throughput(ctx, "W2-calibration", name, _CALIBRATION_SESSIONS, rounds=5, budget=3.0)
+        system = make_system(name)
+        throughput(ctx, "W2-calibration", name, system, _CALIBRATION_SESSIONS, rounds=5, budget=3.0)
     return ctx.max_rates.get(key)
 
 
@@ -117,7 +81,7 @@ def w2_latency(ctx: Context) -> Entry:
             }
             ctx.log(f"  {name:10} skipped: W1 max {capacity:,.0f}/s < offered")
             continue
-        results[name] = _latency(ctx, name, n, rate, duration)
+        results[name] = latency(ctx, "W2", name, make_system(name), n, rate=rate, duration=duration)
     return {
         "sessions": n,
         "offered_per_s": rate,
@@ -126,39 +90,6 @@ def w2_latency(ctx: Context) -> Entry:
         "sender_tick_s": 0.001,
         "results": results,
     }
-
-
-def _latency(ctx: Context, name: str, n: int, rate: float, duration: float) -> Entry:
-    system = make_system(name)
-    scripts = Scripts(n)
-    system.open(n)
-    try:
-        warm = closed_loop(system, scripts, first_round=0, rounds=1, senders=ctx.settings.senders)
-        run = open_loop(system, scripts, first_round=1, rate=rate, duration=duration)
-    finally:
-        system.close()
-    lat, late = run.latencies, run.lateness
-    ms = 1000.0
-    entry: Entry = {
-        "sent": run.sent,
-        "achieved_per_s": run.sent / run.seconds if run.seconds > 0 else 0.0,
-        "p50_ms": percentile(lat, 0.5) * ms,
-        "p99_ms": percentile(lat, 0.99) * ms,
-        "p999_ms": percentile(lat, 0.999) * ms,
-        "max_ms": (lat[-1] if lat else float("nan")) * ms,
-        "sender_lateness_p50_ms": percentile(late, 0.5) * ms,
-        "sender_lateness_p99_ms": percentile(late, 0.99) * ms,
-        "service_p50_ms": percentile(run.service, 0.5) * ms,
-        "service_p99_ms": percentile(run.service, 0.99) * ms,
-    }
-    check = warm.check.merged(run.check) if warm.check and run.check else run.check
-    entry = verdict(ctx, f"W2 {name}", entry, check, warm.error or run.error)
-    if entry["status"] == "ok":
-        ctx.log(
-            f"  {name:10} p50 {entry['p50_ms']:.2f} ms  p99 {entry['p99_ms']:.2f} ms  "
-            f"p99.9 {entry['p999_ms']:.2f} ms"
-        )
-    return entry
 
 
 def w3_memory(ctx: Context) -> Entry:
@@ -367,4 +298,5 @@ WORKLOADS: dict[str, Callable[[Context], Entry]] = {
     "W3": w3_memory,
     "W4": w4_blocking,
     "W5": w5_activation,
+    "W6": w6_durability,
 }
