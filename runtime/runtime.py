@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import enum
 import threading
+import time
 import weakref
 from collections.abc import Mapping
 from types import TracebackType
@@ -250,16 +251,21 @@ class Runtime:
             _LIVE.discard(self)
             if self._finalizer is not None:
                 self._finalizer.detach()
+            deadline = time.monotonic() + wait
             try:
                 return self.backend.close(wait)
             finally:
                 self._state = RuntimeState.STOPPED
-                self._close_store()
+                self._close_store(max(0.0, deadline - time.monotonic()))
 
-    def _close_store(self) -> None:
-        """Close the store this runtime opened from a URL (a store given as an object stays)."""
+    def _close_store(self, timeout: float = 0.0) -> None:
+        """Close the store this runtime opened from a URL (a store given as an object stays).
+
+        Such a store is one of ours (``open_store``): it waits at most ``timeout`` for writes
+        still queued.
+        """
         if self._owns_store:
-            self.store.close()
+            self.store.close(timeout=timeout)  # type: ignore[call-arg]  # ours take a timeout
 
     def __enter__(self) -> Self:
         return self.start()

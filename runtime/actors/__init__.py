@@ -15,7 +15,7 @@ from runtime.actors._requests import (
     Settlement,
     TurnRequest,
 )
-from runtime.actors._session_actor import ActorContext, SessionActor
+from runtime.actors._session_actor import ActorContext, SessionActor, WrittenTurn
 from runtime.actors._sweeper import Sweeper
 
 __all__ = [
@@ -34,5 +34,6 @@ __all__ = [
     "Settlement",
     "Sweeper",
     "TurnRequest",
+    "WrittenTurn",
     "save_quietly",
 ]

@@ -34,6 +34,7 @@ from runtime.actors import (
     Settlement,
     Sweeper,
     TurnRequest,
+    WrittenTurn,
     save_quietly,
 )
 from runtime.actors._timer import Timer
@@ -203,6 +204,8 @@ class ThreadBackend:
                 message.resolve(False)
             elif isinstance(message, ForgetRequest):
                 message.fail(stopped)
+            elif isinstance(message, WrittenTurn):
+                message.complete()  # its write ended just before the stop: settle it
         if running is not None:
             self._settlement.fail(
                 running, RuntimeStoppedError("the runtime stopped while a body was running")

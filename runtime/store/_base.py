@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from runtime.session import SessionData
@@ -59,6 +59,12 @@ class DurableStore(SessionStore, Protocol):
 
     Failures to reach the store raise ``StoreUnavailableError``; a record that cannot be
     decoded raises ``StoreCorruptError``.
+
+    A durable store may also offer ``submit(session_id, payload, done)``: queue the write and
+    return at once, then call ``done(None)`` once it is durable or ``done(error)`` if it
+    failed, from any thread, quickly. Then session actors do not wait for writes, and turns
+    committing together share one transaction. It may call ``done`` before returning, and it
+    raises only if the write could not be queued at all.
     """
 
     durable: bool  # always True
@@ -72,14 +78,5 @@ class DurableStore(SessionStore, Protocol):
         """Replace ``session_id``'s record with ``payload`` (from ``codec.encode``) atomically.
 
         Returns once the write is durable (several sessions' writes may share one transaction).
-        """
-        ...
-
-    def submit(
-        self, session_id: str, payload: bytes, done: Callable[[BaseException | None], object]
-    ) -> None:
-        """Queue :meth:`write`'s work; call ``done(None)`` once durable, ``done(error)`` if not.
-
-        ``done`` may run on another thread (the store's writer); it must be quick.
         """
         ...

@@ -38,8 +38,8 @@ class MemoryStore:
     def __len__(self) -> int:
         return len(self._records)
 
-    def close(self) -> None:
-        """Forget everything."""
+    def close(self, timeout: float | None = None) -> None:
+        """Forget everything (``timeout`` is accepted like the durable stores'; unused)."""
         self._records.clear()
 
     def __repr__(self) -> str:

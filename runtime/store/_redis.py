@@ -197,9 +197,13 @@ class RedisStore:
         """Decode intents and the bot module's types to ``bot``'s own objects."""
         self.codec.bind(bot)
 
-    def close(self) -> None:
-        """Close the connections to the server (later calls fail); the data stays there."""
-        self._group.close()
+    def close(self, timeout: float | None = None) -> None:
+        """Write what is queued, then close the connections (later calls fail).
+
+        Waits at most ``timeout`` seconds (default: the store's ``timeout``) for the queued
+        writes. The data stays on the server.
+        """
+        self._group.close(self.timeout if timeout is None else timeout)
         self._closed = True
         self._client.close()
         self._pool.disconnect()

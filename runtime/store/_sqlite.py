@@ -215,12 +215,14 @@ class SqliteStore:
         """Decode intents and the bot module's types to ``bot``'s own objects."""
         self.codec.bind(bot)
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
         """Write what is queued, then close every connection (one in use, when its call ends).
 
-        The data stays in the file; later calls fail with StoreUnavailableError.
+        Waits at most ``timeout`` seconds (default: the store's ``timeout``) for the queued
+        writes; later ones fail. The data stays in the file; later calls fail with
+        StoreUnavailableError.
         """
-        self._group.close()
+        self._group.close(self.timeout if timeout is None else timeout)
         with self._lock:
             self._closed = True
             connections = [*self._idle, *([self._writer] if self._writer else [])]

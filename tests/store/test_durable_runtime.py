@@ -343,3 +343,65 @@ def test_a_malformed_prediction_is_a_classifier_error_and_the_session_stays_load
         assert rt.stats().classifier_errors == 1
     with Runtime(ledger.bot, store=open_durable_store()) as rt:
         assert rt.send_message("u", "b").result(TIMEOUT) == ["2:b"]
+
+
+# -- turns whose write runs on the store's writer thread ---------------------------------------
+
+
+def test_a_blocked_subscriber_does_not_hold_up_other_sessions_commits(tmp_path: Path) -> None:
+    ledger = Ledger()
+    blocking = threading.Event()
+    release = threading.Event()
+
+    def slow_subscriber(event: Event, replies: list[str]) -> None:
+        blocking.set()
+        assert release.wait(TIMEOUT)
+
+    with Runtime(ledger.bot, store=f"sqlite:///{tmp_path / 's.db'}") as rt:
+        rt.subscribe("slow", slow_subscriber)
+        slow = rt.send_message("slow", "a")
+        assert blocking.wait(TIMEOUT)  # its subscriber now blocks (on a worker, not the writer)
+        others = [rt.send_message(f"u{i}", "a") for i in range(20)]
+        assert [f.result(TIMEOUT) for f in others] == [["ready", "1:a"]] * 20
+        assert not slow.done()  # still in its subscriber: the others did not wait for it
+        release.set()
+        assert slow.result(TIMEOUT) == ["ready", "1:a"]
+
+
+def test_stop_from_a_reply_callback_on_a_durable_store_drains_every_turn(tmp_path: Path) -> None:
+    ledger = Ledger()
+    rt = Runtime(ledger.bot, store=f"sqlite:///{tmp_path / 's.db'}").start()
+    drained: list[bool] = []
+    futures = [rt.send_message(f"u{i}", "a") for i in range(20)]
+    futures[0].add_done_callback(lambda _: drained.append(rt.stop(timeout=TIMEOUT)))
+    for future in futures:
+        assert future.result(TIMEOUT) == ["ready", "1:a"]
+    rt.stop()
+    assert drained == [True]
+
+
+class QueueRefusingStore(SqliteStore):
+    """An SQLite store whose writer cannot take the next write (a thread that cannot start)."""
+
+    refuse = 0
+
+    def submit(self, session_id: str, payload: bytes, done: Any) -> None:
+        if self.refuse:
+            self.refuse -= 1
+            raise RuntimeError("can't start new thread")
+        super().submit(session_id, payload, done)
+
+
+def test_a_write_the_store_cannot_queue_fails_its_turn_and_the_session_goes_on(
+    tmp_path: Path,
+) -> None:
+    ledger = Ledger()
+    store = QueueRefusingStore(tmp_path / "s.db")
+    with Runtime(ledger.bot, store=store) as rt:
+        rt.send_message("u", "a").result(TIMEOUT)
+        store.refuse = 1
+        with pytest.raises(StoreUnavailableError, match="can't start new thread"):
+            rt.send_message("u", "b").result(TIMEOUT)
+        assert rt.send_message("u", "c").result(TIMEOUT) == ["2:c"]
+        assert names(rt, "u") == ["a", "c"]
+    store.close()
