@@ -15,8 +15,9 @@ from runtime.actors._requests import (
     Settlement,
     TurnRequest,
 )
-from runtime.actors._session_actor import ActorContext, SessionActor, WrittenTurn
+from runtime.actors._session_actor import ActorContext, SessionActor
 from runtime.actors._sweeper import Sweeper
+from runtime.actors._written import WrittenTurn
 
 __all__ = [
     "SNAPSHOT",

@@ -1,7 +1,9 @@
 """The session actor: loads one session, runs its turns one at a time, in arrival order.
 
 Each turn goes through the one commit point (:class:`runtime.turn.SessionTurns`): the turn's
-future resolves only after its effects are committed, and fails only if none of them are. Three
+future resolves only after its effects are committed (written, with a durable store: the
+session is held meanwhile, see :class:`WrittenTurn`), and fails only if none of them are (or,
+after a lost store reply, ``maybe_committed``: the session then reloads from the store). Three
 things may fail a turn from outside while its body runs: ``stop()`` and ``turn_timeout`` mark it
 *abandoned* (under the cell's lock) and fail its future; the actor then rolls the turn back when
 the body returns instead of committing it.
@@ -34,6 +36,7 @@ from runtime.actors._requests import (
     TurnRequest,
 )
 from runtime.actors._supervision import crash_error, restart_delay
+from runtime.actors._written import WrittenTurn
 from runtime.errors import (
     RuntimeStoppedError,
     SessionCrashedError,
@@ -57,7 +60,7 @@ if TYPE_CHECKING:
     from runtime.store import Persistence, SessionStore
     from runtime.subscriptions import Subscriptions
 
-__all__ = ["ActorContext", "SessionActor", "WrittenTurn"]
+__all__ = ["ActorContext", "SessionActor"]
 
 # Read on every turn; an enum member read from its class costs ~75 ns.
 _LIVE = Lifecycle.LIVE
@@ -479,69 +482,3 @@ class SessionActor(PooledActor):
             state=None if turns is None else turns.record.state,
             event_kind=None if request is None else request.event.kind.value,
         )
-
-
-class WrittenTurn:
-    """A turn whose durable write was submitted; it ends when the store's writer answers.
-
-    :meth:`done` runs on the writer thread: it puts this object at the head of the session's
-    inbox and releases the session, so :meth:`complete` (the commit or the rollback, the
-    subscribers, the future) runs on a worker before any later event of the session. If
-    ``stop()`` closed the inbox meanwhile, it completes on the writer thread, or on
-    ``stop()``'s thread when it finds it left in the inbox.
-    """
-
-    __slots__ = ("_actor", "error", "outcome", "prepared", "request", "turns")
-
-    def __init__(
-        self,
-        actor: SessionActor,
-        request: TurnRequest,
-        turns: SessionTurns,
-        outcome: TurnOutcome,
-        prepared: Any,
-    ) -> None:
-        self._actor = actor
-        self.request = request
-        self.turns = turns
-        self.outcome = outcome
-        self.prepared = prepared
-        self.error: BaseException | None = None
-
-    def done(self, error: BaseException | None) -> None:
-        """Hear the write's outcome (on the store's writer thread); hand it to the session.
-
-        The turn ends on a worker, never here: subscribers and future callbacks are user code
-        and must not hold up the writer (which every session's commits wait for).
-        """
-        self.error = error
-        inbox = self._actor._cell.inbox
-        try:
-            inbox.tell_first(self)
-        except pykka.ActorDeadError:
-            self.complete()  # stop() closed the inbox: end it here (stop() waits for it)
-            return
-        inbox.release()
-
-    def complete(self) -> None:
-        """Commit the turn (its write is durable) or roll it back; settle its future."""
-        try:
-            self._complete()
-        except BaseException as exc:  # a bug of ours: the future must still settle
-            cell_id = self._actor._cell.id
-            get_logger(session_id=cell_id).error(
-                "turn_completion_failed", error=describe_exception(exc)
-            )
-            crashed = SessionCrashedError(
-                f"ending the turn of session {cell_id!r} failed: {describe_exception(exc)}"
-            )
-            crashed.__cause__ = exc
-            self._actor._ctx.settlement.fail(self.request, crashed)  # no-op if settled
-
-    def _complete(self) -> None:
-        turns = self.turns
-        if self.error is None:
-            turns.finish(self.request.event, self.outcome, self.prepared)
-            self._actor._write_ended(self.request, self.outcome, None)
-        else:
-            self._actor._write_ended(self.request, self.outcome, turns.write_failed(self.error))
