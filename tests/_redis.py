@@ -30,20 +30,22 @@ Use it from any conftest (pytest puts ``tests/`` on ``sys.path`` because it has 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
+import queue
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 import pytest
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 __all__ = ["RedisServer", "free_port", "redis_server_binary", "serve_redis"]
 
@@ -94,7 +96,6 @@ class RedisServer:
         self.directory = directory
         self.port: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
-        self._starts = 0
 
     @classmethod
     @contextlib.contextmanager
@@ -163,8 +164,6 @@ class RedisServer:
             process.wait(STOP_TIMEOUT)
 
     def _start_on(self, port: int) -> None:
-        self._starts += 1
-        log_path = self.directory / f"redis-{port}-{self._starts}.log"
         args = [
             self.binary,
             "--bind", "127.0.0.1",
@@ -174,18 +173,14 @@ class RedisServer:
             "--appendfsync", "always",
             "--dir", str(self.directory),
             "--daemonize", "no",
-            "--logfile", str(log_path),
+            "--logfile", "",  # the log on stdout: readiness is a line of it
         ]  # fmt: skip
         process = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
         self._process = process
         try:
-            _wait_for_ping(port, process)
-        except RuntimeError as exc:
-            self.stop()
-            log = log_path.read_text(errors="replace") if log_path.exists() else ""
-            raise RuntimeError(f"{exc}; its log ends with:\n{log[-2000:]}") from None
+            _wait_until_ready(port, process)
         except BaseException:
             self.stop()
             raise
@@ -206,38 +201,48 @@ class RedisServer:
         return f"RedisServer(port={self.port}, pid={self.pid})"
 
 
-def _wait_for_ping(port: int, process: subprocess.Popen[bytes]) -> None:
-    """Wait until the server on ``port`` answers PING, or fail once it exits or times out."""
+def _wait_until_ready(port: int, process: subprocess.Popen[bytes]) -> None:
+    """Wait for the server's "Ready to accept connections" log line, then check a PING.
+
+    A thread reads the server's log (its stdout) for as long as it runs, so the pipe never
+    fills; the wait is on that thread's lines, with a deadline.
+
+    Raises:
+        RuntimeError: the server exited or did not get ready within ``START_TIMEOUT``; the
+            message ends with its log.
+    """
+    assert process.stdout is not None
+    lines: queue.Queue[bytes | None] = queue.Queue()
+    tail: collections.deque[str] = collections.deque(maxlen=40)
+
+    def read(stream: IO[bytes]) -> None:
+        with stream:  # closed here, at the end of the log, whoever stops the server
+            for line in stream:
+                lines.put(line)
+        lines.put(None)  # end of the log: the server exited
+
+    threading.Thread(target=read, args=(process.stdout,), daemon=True).start()
     deadline = time.monotonic() + START_TIMEOUT
-    # One attempt per PING (redis-py retries with backoff by default): this loop retries.
-    client = redis.Redis(
-        host="127.0.0.1",
-        port=port,
-        socket_timeout=1.0,
-        socket_connect_timeout=1.0,
-        retry=Retry(NoBackoff(), 0),
-    )
-    backoff = 0.005
+    while True:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise RuntimeError(
+                f"redis-server (pid {process.pid}) was not ready on port {port} within "
+                f"{START_TIMEOUT} s; its log ends with:\n" + "".join(tail)
+            ) from None
+        if line is None:
+            process.wait(STOP_TIMEOUT)
+            raise RuntimeError(
+                f"redis-server exited with code {process.returncode} before it was ready on "
+                f"port {port}; its log ends with:\n" + "".join(tail)
+            )
+        tail.append(line.decode(errors="replace"))
+        if b"Ready to accept connections" in line:
+            break
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=START_TIMEOUT)
     try:
-        while True:
-            try:
-                if client.ping():
-                    return
-            except redis.RedisError:
-                pass
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"redis-server exited with code {process.returncode} before answering "
-                    f"PING on port {port}"
-                )
-            if time.monotonic() >= deadline:
-                raise RuntimeError(
-                    f"redis-server (pid {process.pid}) did not answer PING on port {port} "
-                    f"within {START_TIMEOUT} s"
-                )
-            # Nothing to wait on but the port itself: a short, growing retry backoff.
-            time.sleep(backoff)
-            backoff = min(backoff * 2, 0.1)
+        client.ping()
     finally:
         client.close()
 
