@@ -232,12 +232,15 @@ class SessionActor(PooledActor):
         try:
             if not self._start(request):
                 return
-            try:
-                turns = self._fresh_turns()
-            except StoreError as exc:
-                cell.running = None
-                self._ctx.settlement.fail(request, exc)
-                return
+            turns = cell.turns
+            assert turns is not None  # turns run only once on_start loaded the session
+            if turns.stale:  # a failed durable write: reload first (rare; off the hot path)
+                try:
+                    turns = self._fresh_turns()
+                except StoreError as exc:
+                    cell.running = None
+                    self._ctx.settlement.fail(request, exc)
+                    return
             event = request.event
             try:
                 outcome = turns.execute(event)  # rolls back itself if it raises

@@ -17,11 +17,17 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from runtime.errors import StoreUnavailableError, describe_exception
 from runtime.log import get_logger
 
-__all__ = ["Done", "GroupCommit", "Write"]
+if TYPE_CHECKING:
+    from runtime.bot import Bot
+    from runtime.session import SessionData
+    from runtime.store._codec import Codec
+
+__all__ = ["BatchedStore", "Done", "GroupCommit", "Write"]
 
 Write = tuple[str, bytes | None]  # (session_id, payload); None deletes the session
 Done = Callable[[BaseException | None], object]  # called with None, or the batch's error
@@ -172,3 +178,42 @@ def _call(done: Done, error: BaseException | None) -> None:
         done(error)
     except BaseException as exc:  # one broken callback must not stop the writer
         get_logger().error("store_callback_failed", error=describe_exception(exc))
+
+
+class BatchedStore:
+    """The write side every durable store shares: encoded records through a GroupCommit.
+
+    A subclass sets ``codec`` and ``_group`` (whose ``flush`` writes a batch its own way) and
+    adds the reads and ``close``.
+    """
+
+    durable = True
+    codec: Codec
+    _group: GroupCommit
+
+    def write(self, session_id: str, payload: bytes) -> None:
+        """Replace ``session_id``'s record with ``payload``; return once it is durable."""
+        self._group.write(session_id, payload)
+
+    def submit(self, session_id: str, payload: bytes, done: Done) -> None:
+        """Queue a write of ``payload``; ``done(error)`` is called once it is durable or failed.
+
+        ``done`` runs on the store's writer thread; it must be quick.
+        """
+        self._group.submit(session_id, payload, done)
+
+    def save(self, data: SessionData) -> None:
+        """Encode ``data`` and write it (see :meth:`write`)."""
+        self._group.write(data.id, self.codec.encode(data))
+
+    def delete(self, session_id: str) -> None:
+        """Forget ``session_id`` (nothing happens if it is absent)."""
+        self._group.write(session_id, None)
+
+    def bind(self, bot: Bot) -> None:
+        """Decode intents and the bot module's types to ``bot``'s own objects."""
+        self.codec.bind(bot)
+
+    def statistics(self) -> dict[str, int]:
+        """Return how many batches and writes the group commit has flushed."""
+        return {"batches": self._group.batches, "writes": self._group.writes}

@@ -67,20 +67,13 @@ class Persistence:
         return self._submit is not None
 
     def submit(self, session_id: str, payload: object, done: Done) -> None:
-        """Start :meth:`write`; ``done(None)`` once durable, ``done(error)`` if it failed.
+        """Queue :meth:`write` on the store's writer (only when :attr:`background`).
 
-        ``done`` runs on the store's writer thread, or at once on this thread for a store
-        that only writes synchronously.
+        ``done(None)`` is called once the write is durable, ``done(error)`` if it failed, on
+        the writer thread (or at once, on this one).
         """
-        if self._submit is not None:
-            self._submit(session_id, payload, done)
-            return
-        try:
-            self._write(session_id, payload)
-        except BaseException as exc:  # CancelledError from a store too: handed to done
-            done(exc)
-            return
-        done(None)
+        assert self._submit is not None, "submit() needs a store that writes in the background"
+        self._submit(session_id, payload, done)
 
 
 def persistence_for(store: SessionStore) -> Persistence | None:

@@ -24,10 +24,9 @@ from typing import TYPE_CHECKING, Any
 from runtime._checks import check_positive_int, check_seconds
 from runtime.errors import StoreUnavailableError
 from runtime.store._codec import Codec, JsonCodec
-from runtime.store._group import Done, GroupCommit, Write
+from runtime.store._group import BatchedStore, GroupCommit, Write
 
 if TYPE_CHECKING:
-    from runtime.bot import Bot
     from runtime.session import SessionData
 
 __all__ = ["RedisStore"]
@@ -43,7 +42,7 @@ def _client_module() -> Any:
     return redis
 
 
-class RedisStore:
+class RedisStore(BatchedStore):
     """Keep sessions in a Redis server; every committed turn is durable once acknowledged.
 
     Args:
@@ -60,8 +59,6 @@ class RedisStore:
         ValueError: a bad argument (a URL the client cannot parse).
         ImportError: the ``redis`` client is not installed.
     """
-
-    durable = True
 
     def __init__(
         self,
@@ -154,25 +151,6 @@ class RedisStore:
 
         self._call("write", apply, applied_maybe=True)
 
-    def write(self, session_id: str, payload: bytes) -> None:
-        """Replace ``session_id``'s record with ``payload``; return once Redis applied it."""
-        self._group.write(session_id, payload)
-
-    def submit(self, session_id: str, payload: bytes, done: Done) -> None:
-        """Queue a write of ``payload``; ``done(error)`` is called once it is committed or failed.
-
-        ``done`` runs on the store's writer thread; it must be quick.
-        """
-        self._group.submit(session_id, payload, done)
-
-    def save(self, data: SessionData) -> None:
-        """Encode ``data`` and write it (see :meth:`write`)."""
-        self._group.write(data.id, self.codec.encode(data))
-
-    def delete(self, session_id: str) -> None:
-        """Forget ``session_id`` (nothing happens if it is absent)."""
-        self._group.write(session_id, None)
-
     # -- reads ------------------------------------------------------------------------------
 
     def load(self, session_id: str) -> SessionData | None:
@@ -193,10 +171,6 @@ class RedisStore:
 
     # -- the rest ---------------------------------------------------------------------------
 
-    def bind(self, bot: Bot) -> None:
-        """Decode intents and the bot module's types to ``bot``'s own objects."""
-        self.codec.bind(bot)
-
     def close(self, timeout: float | None = None) -> None:
         """Write what is queued, then close the connections (later calls fail).
 
@@ -207,10 +181,6 @@ class RedisStore:
         self._closed = True
         self._client.close()
         self._pool.disconnect()
-
-    def statistics(self) -> dict[str, int]:
-        """Return how many batches and writes the group commit has flushed."""
-        return {"batches": self._group.batches, "writes": self._group.writes}
 
     def __repr__(self) -> str:
         return f"RedisStore({self._safe_url()!r}, prefix={self.prefix!r})"

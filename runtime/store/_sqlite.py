@@ -24,10 +24,9 @@ from typing import TYPE_CHECKING, TypeVar
 from runtime._checks import check_seconds
 from runtime.errors import StoreUnavailableError
 from runtime.store._codec import Codec, JsonCodec
-from runtime.store._group import Done, GroupCommit, Write
+from runtime.store._group import BatchedStore, GroupCommit, Write
 
 if TYPE_CHECKING:
-    from runtime.bot import Bot
     from runtime.session import SessionData
 
 __all__ = ["SqliteStore"]
@@ -45,7 +44,7 @@ _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 T = TypeVar("T")
 
 
-class SqliteStore:
+class SqliteStore(BatchedStore):
     """Keep sessions in an SQLite database file; every committed turn is durable.
 
     Args:
@@ -59,8 +58,6 @@ class SqliteStore:
         ValueError: a bad argument, or the file was written with another codec.
         StoreUnavailableError: the file cannot be opened as a database.
     """
-
-    durable = True
 
     def __init__(
         self,
@@ -164,25 +161,6 @@ class SqliteStore:
         # Only the group commit's writer thread gets here: one batch at a time.
         self._run(lambda connection: _write_batch(connection, writes), write=True)
 
-    def write(self, session_id: str, payload: bytes) -> None:
-        """Replace ``session_id``'s record with ``payload``; return once it is committed."""
-        self._group.write(session_id, payload)
-
-    def submit(self, session_id: str, payload: bytes, done: Done) -> None:
-        """Queue a write of ``payload``; ``done(error)`` is called once it is committed or failed.
-
-        ``done`` runs on the store's writer thread; it must be quick.
-        """
-        self._group.submit(session_id, payload, done)
-
-    def save(self, data: SessionData) -> None:
-        """Encode ``data`` and write it (see :meth:`write`)."""
-        self._group.write(data.id, self.codec.encode(data))
-
-    def delete(self, session_id: str) -> None:
-        """Forget ``session_id`` (nothing happens if it is absent)."""
-        self._group.write(session_id, None)
-
     # -- reads ------------------------------------------------------------------------------
 
     def load(self, session_id: str) -> SessionData | None:
@@ -211,10 +189,6 @@ class SqliteStore:
 
     # -- the rest ---------------------------------------------------------------------------
 
-    def bind(self, bot: Bot) -> None:
-        """Decode intents and the bot module's types to ``bot``'s own objects."""
-        self.codec.bind(bot)
-
     def close(self, timeout: float | None = None) -> None:
         """Write what is queued, then close every connection (one in use, when its call ends).
 
@@ -230,10 +204,6 @@ class SqliteStore:
             self._writer = None
         for connection in connections:
             _close_quietly(connection)
-
-    def statistics(self) -> dict[str, int]:
-        """Return how many batches and writes the group commit has flushed."""
-        return {"batches": self._group.batches, "writes": self._group.writes}
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
