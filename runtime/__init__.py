@@ -32,6 +32,7 @@ from runtime.errors import (
     TurnTimeoutError,
 )
 from runtime.event import Event, ReceivedEvent, TurnKind
+from runtime.replies import Reply
 from runtime.runtime import Runtime, RuntimeState
 from runtime.session import Session, SessionSnapshot
 from runtime.stats import RuntimeStats
@@ -53,6 +54,7 @@ __all__ = [
     "OverloadedError",
     "PoisonEventError",
     "ReceivedEvent",
+    "Reply",
     "Runtime",
     "RuntimeConfig",
     "RuntimeState",

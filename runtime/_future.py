@@ -13,6 +13,10 @@ Done-callbacks are the caller's code, run on whatever thread settles the future 
 worker). ``concurrent.futures`` lets a callback's ``BaseException`` (``SystemExit``) escape
 into that thread and skips the callbacks after it; ``ReplyFuture`` logs it and runs the rest,
 so a caller's callback can never reach the actor machinery.
+
+A turn's future resolves to its text replies; :meth:`ReplyFuture.typed_result` gives all of
+them, rich ones included (``runtime.replies``). Settling keeps the full list in the future's
+``_typed`` attribute, set only when the turn sent a rich reply (see ``Settlement.succeed``).
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ import contextlib
 from _thread import RLock, allocate_lock
 from collections.abc import Callable
 from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, PENDING, RUNNING
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from runtime.errors import describe_exception
 from runtime.log import get_logger
+from runtime.replies import Reply, typed
 
 __all__ = ["ReplyFuture"]
 
@@ -83,6 +88,22 @@ class ReplyFuture(concurrent.futures.Future[T]):
         self._exception = None
         self._waiters: list[Any] = []
         self._done_callbacks: list[Callable[[concurrent.futures.Future[T]], object]] = []
+
+    def typed_result(self, timeout: float | None = None) -> list[Reply]:
+        """Wait like :meth:`result`; return every reply of the turn, typed, in order.
+
+        Text replies come back as ``Reply`` objects of kind ``"text"``, rich replies as they
+        were sent. Only for a turn's future (its result is a list of replies).
+
+        Args:
+            timeout: seconds to wait; None waits until the turn is settled.
+
+        Raises:
+            TimeoutError: the turn was not settled within ``timeout``.
+            Exception: whatever :meth:`result` raises (the turn's failure).
+        """
+        replies = cast("list[str]", self.result(timeout))
+        return typed(getattr(self, "_typed", replies))
 
     def _invoke_callbacks(self) -> None:
         for callback in self._done_callbacks:

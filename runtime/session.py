@@ -11,13 +11,14 @@ from __future__ import annotations
 import threading
 import types
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from runtime._values import copy_values
 from runtime.errors import SessionAccessError
 from runtime.event import ReceivedEvent
+from runtime.replies import Reply
 
 if TYPE_CHECKING:
     from runtime.bot import Bot, File, IntentClassifierPrediction, State
@@ -39,7 +40,8 @@ class SessionSnapshot:
         id: the session id.
         state: the current state's name.
         data: a deep copy of the session's variables (read-only mapping).
-        chat_history: ``(text, sender)`` pairs, oldest first; sender 0 = bot, 1 = user.
+        chat_history: ``(text, sender)`` pairs, oldest first; sender 0 = bot, 1 = user. A
+            rich reply's text is its :class:`~runtime.replies.Reply` (a ``str``).
     """
 
     id: str
@@ -156,6 +158,9 @@ class Session:
     def reply(self, message: str) -> None:
         """Send ``message`` to the user; it is also added to the chat history.
 
+        A :class:`~runtime.replies.Reply` (``Reply.markdown(...)``...) is sent as the kind it
+        is; any other str as text.
+
         Raises:
             TypeError: ``message`` is not a str.
         """
@@ -164,6 +169,76 @@ class Session:
             raise TypeError(f"session.reply() takes a str, got {type(message).__name__}")
         self._replies.append(message)
         data.chat_history.append((message, 0))
+
+    def reply_markdown(self, text: str) -> None:
+        """Send ``text`` as markdown, for clients that render it; it is added to the history.
+
+        Raises:
+            TypeError: ``text`` is not a str.
+        """
+        self._send(self._checked(), Reply.markdown(text))
+
+    def reply_html(self, text: str) -> None:
+        """Send ``text`` as HTML, which clients render sanitised; it is added to the history.
+
+        Raises:
+            TypeError: ``text`` is not a str.
+        """
+        self._send(self._checked(), Reply.html(text))
+
+    def reply_options(self, options: Sequence[str]) -> None:
+        """Send buttons; pressing one sends its text as the user's message.
+
+        Raises:
+            TypeError: ``options`` is not a list of str.
+            ValueError: ``options`` is empty.
+        """
+        self._send(self._checked(), Reply.options(options))
+
+    def reply_file(self, file: File) -> None:
+        """Send ``file`` for the user to download; its name is added to the history.
+
+        Raises:
+            TypeError: ``file`` is not a ``runtime.File``.
+        """
+        self._send(self._checked(), Reply.file(file))
+
+    def reply_image(self, image: File | bytes, *, name: str = "image") -> None:
+        """Send an image: a ``File`` of an ``image/*`` type, or PNG, JPEG, GIF or WebP bytes.
+
+        Args:
+            image: the image.
+            name: the file name given to image bytes (a ``File`` keeps its own).
+
+        Raises:
+            TypeError: ``image`` is neither a ``runtime.File`` nor bytes.
+            ValueError: the file's type is not ``image/*``, or the bytes are not an image of a
+                known format.
+        """
+        self._send(self._checked(), Reply.image(image, name=name))
+
+    def reply_location(self, latitude: float, longitude: float) -> None:
+        """Send a point on a map, in degrees; ``"latitude, longitude"`` joins the history.
+
+        Raises:
+            TypeError: a coordinate is not a number.
+            ValueError: a coordinate is out of range (latitude within ±90, longitude ±180)
+                or not finite.
+        """
+        self._send(self._checked(), Reply.location(latitude, longitude))
+
+    def reply_json(self, value: Any) -> None:
+        """Send any JSON value, for clients that render data (cards, tables, charts).
+
+        Raises:
+            TypeError: ``value`` is not JSON data (e.g. a set, or a float nan).
+        """
+        self._send(self._checked(), Reply.json(value))
+
+    def _send(self, data: SessionData, reply: Reply) -> None:
+        # Called once the reply is built: bad input raised before anything changed.
+        self._replies.append(reply)
+        data.chat_history.append((reply, 0))
 
     @property
     def chat_history(self) -> list[tuple[str, int]]:

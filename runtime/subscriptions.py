@@ -4,10 +4,13 @@ A WebSocket connection asks for replies to its own messages through their future
 answering a webhook's event, a timer or another device's message produces replies that no
 request of that connection is waiting for. ``Runtime.subscribe(session_id, callback)`` gets
 every committed turn of the session, in turn order, on the session's worker right after the
-commit: ``callback(event, replies)``. A connection skips the events it submitted itself (the
-``event`` is the very object it passed to ``Runtime.submit``). Callbacks must be quick (hand
-the replies to an event loop with ``call_soon_threadsafe``): the session waits for them. An
-exception in a callback is logged and dropped; it never reaches the session.
+commit: ``callback(event, replies)``, with every reply of the turn in order: a plain ``str``
+for a text reply, a :class:`~runtime.replies.Reply` for a rich one (markdown, options, a
+file...; ``runtime.replies.typed`` makes them all ``Reply``). A connection skips the events it
+submitted itself (the ``event`` is the very object it passed to ``Runtime.submit``).
+Callbacks must be quick (hand the replies to an event loop with ``call_soon_threadsafe``): the
+session waits for them. An exception in a callback is logged and dropped; it never reaches the
+session.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from runtime.log import get_logger
 __all__ = ["ReplyCallback", "Subscription", "Subscriptions"]
 
 ReplyCallback = Callable[[Event, list[str]], object]
-"""``callback(event, replies)``: one committed turn of a subscribed session."""
+"""``callback(event, replies)``: one committed turn of a subscribed session, every reply."""
 
 
 class Subscription:
@@ -77,7 +80,7 @@ class Subscriptions:
                 self._by_session.pop(subscription.session_id, None)
 
     def publish(self, event: Event, replies: list[str]) -> None:
-        """Give one committed turn to the session's subscribers (never raises)."""
+        """Give one committed turn, every reply, to the session's subscribers (never raises)."""
         if not self._by_session:
             return
         for subscription in self._by_session.get(event.session_id, ()):

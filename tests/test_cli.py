@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime import Bot, Runtime, Session
+from runtime import Bot, File, Runtime, Session
 from runtime.cli import main
 from runtime.platforms.terminal import TerminalChat
 
@@ -496,6 +496,53 @@ def test_multi_line_replies_line_up_under_the_prefix() -> None:
         TerminalChat(rt, "u", stdin=io.StringIO(""), stdout=stdout).run()
 
     assert stdout.getvalue() == "bot> roses\n     violets\n"
+
+
+def test_rich_replies_are_shown_with_their_kind() -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(1016)
+
+    def body(session: Session) -> None:
+        session.reply("plain")
+        session.reply_markdown("# Title\n*item*")
+        session.reply_html("<b>bold</b>")
+        session.reply_options(["yes", "no"])
+        session.reply_file(File(file_name="notes.txt", file_data=b"abc"))
+        session.reply_image(png, name="cat.png")
+        session.reply_location(48.85, 2.35)
+        session.reply_json({"b": [1, 2], "a": "x"})
+
+    bot = Bot("rich")
+    bot.new_state("initial", initial=True).set_body(body)
+    stdout = io.StringIO()
+    with Runtime(bot) as rt:
+        TerminalChat(rt, "u", stdin=io.StringIO(""), stdout=stdout).run()
+
+    assert stdout.getvalue().splitlines() == [
+        "bot> plain",
+        "bot> [markdown] # Title",
+        "     *item*",
+        "bot> [html] <b>bold</b>",
+        "bot> [options] 1) yes  2) no",
+        "bot> [file] notes.txt (text/plain, 3 bytes)",
+        "bot> [image] cat.png (image/png, 1,024 bytes)",
+        "bot> [location] 48.85, 2.35",
+        'bot> [json] {"a": "x", "b": [1, 2]}',
+    ]
+
+
+def test_an_option_is_picked_by_typing_its_text_as_help_says() -> None:
+    bot = Bot("picker")
+    initial = bot.new_state("initial", initial=True)
+    initial.set_body(lambda session: session.reply_options(["tea", "coffee"]))
+    initial.set_fallback_body(lambda session: session.reply(f"one {session.message}"))
+    stdout = io.StringIO()
+    with Runtime(bot) as rt:
+        TerminalChat(rt, "u", stdin=io.StringIO("/help\ncoffee\n"), stdout=stdout).run()
+
+    lines = stdout.getvalue().splitlines()
+    assert lines[0] == "bot> [options] 1) tea  2) coffee"
+    assert "To pick one of the [options] a bot shows, type its text (not its number)." in lines
+    assert lines[-1] == "bot> one coffee"
 
 
 def test_a_closed_stdin_exits_2_with_a_reason(

@@ -1,4 +1,9 @@
-"""The terminal platform: chat with one session of a running Runtime, line by line."""
+"""The terminal platform: chat with one session of a running Runtime, line by line.
+
+Rich replies are shown as text with their kind in brackets: ``bot> [markdown] **hi**``,
+``bot> [options] 1) yes  2) no``, ``bot> [image] cat.png (image/png, 1,024 bytes)``,
+``bot> [location] 48.85, 2.35``. The user picks an option by typing its text.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,10 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import TextIO
 
+from runtime._future import ReplyFuture
 from runtime.bot import File
 from runtime.errors import SessionRuntimeError
+from runtime.replies import Reply, typed
 from runtime.runtime import Runtime
 
 __all__ = [
@@ -46,15 +53,17 @@ Type a message and press Enter to send it. Commands:
   /state              show the session's current state and data
   /help               show this help
   /quit               leave (so does end of input: Ctrl-D)
-Start a line with // to send a message that begins with /."""
+Start a line with // to send a message that begins with /.
+To pick one of the [options] a bot shows, type its text (not its number)."""
 
 
 class TerminalChat:
     """Chat with one session of a running Runtime, one line at a time.
 
-    Replies are printed as ``bot> text``; problems as ``error: ...`` lines on ``stderr``, after
-    which the chat goes on. A line that is not valid text in ``stdin``'s encoding is reported
-    and skipped. The ``you> `` prompt is shown only when ``stdin`` is a terminal.
+    Replies are printed as ``bot> text`` (a rich reply with its kind in brackets, see the
+    module doc); problems as ``error: ...`` lines on ``stderr``, after which the chat goes on.
+    A line that is not valid text in ``stdin``'s encoding is reported and skipped. The
+    ``you> `` prompt is shown only when ``stdin`` is a terminal.
 
     Args:
         runtime: a started Runtime.
@@ -253,7 +262,12 @@ class TerminalChat:
     def _wait(self, submit: Callable[[], Future[list[str]]]) -> None:
         """Submit an event, wait for its replies and print them (or the error)."""
         try:
-            replies = submit().result(timeout=self._timeout)
+            future = submit()
+            replies = (
+                future.typed_result(self._timeout)
+                if isinstance(future, ReplyFuture)
+                else typed(future.result(self._timeout))  # another backend's future
+            )
         except TimeoutError:
             self._error(
                 f"no reply within {self._timeout:g} s: a body may be stuck; the reply is "
@@ -268,13 +282,35 @@ class TerminalChat:
             return
         for reply in replies:
             # Later lines of a multi-line reply line up under the first one's text.
-            self._print("bot> " + reply.replace("\n", "\n     "))
+            self._print("bot> " + _shown(reply).replace("\n", "\n     "))
 
     def _print(self, text: str) -> None:
         _write_line(text, self._stdout)
 
     def _error(self, text: str) -> None:
         _write_line(f"error: {text}", self._stderr)
+
+
+def _shown(reply: Reply) -> str:
+    """Return how the terminal shows ``reply``: its text, after its kind if it is rich."""
+    kind = reply.kind
+    if kind == "text":
+        return str(reply)
+    content = reply.content
+    try:
+        if kind == "options":
+            return "[options] " + "  ".join(f"{i}) {option}" for i, option in enumerate(content, 1))
+        if kind in ("file", "image"):
+            size = _decoded_size(content["base64"])
+            return f"[{kind}] {content['name']} ({content['type']}, {size:,} bytes)"
+    except (TypeError, KeyError):  # a Reply a body built by hand: shown by its text
+        pass
+    return f"[{kind}] {reply}"
+
+
+def _decoded_size(data: str) -> int:
+    """Return how many bytes the base64 text ``data`` holds, without decoding it."""
+    return len(data) // 4 * 3 - data[-2:].count("=")
 
 
 def _write_line(text: str, stream: TextIO) -> None:

@@ -4,6 +4,12 @@
 body calls ``session.set``; ``PickleCodec`` stores any picklable value, but loading a pickle
 runs code, so it is an explicit opt-in. Intents are stored by name and, on decode, become the
 bound bot's own ``Intent`` objects again.
+
+Rich replies (``runtime.replies.Reply``) in the chat history and the ``message_id`` memory
+keep their kind and content. ``JsonCodec`` writes one where its text would be, as a list
+``[kind, text, content]`` with the content as a JSON string, so the values' ``$t`` tags never
+meet a body's content; plain text replies are written as before, so records without rich
+replies are unchanged (and a record written before rich replies existed reads as it did).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from orjson import OPT_PASSTHROUGH_SUBCLASS
 from orjson import dumps as _orjson_dumps
 
 from runtime.bot._file import File
@@ -26,6 +33,7 @@ from runtime.bot._intent import (
     fallback_intent,
 )
 from runtime.errors import SessionValueError, StoreCorruptError, describe_exception
+from runtime.replies import REPLY_KINDS, Reply
 from runtime.session import SessionData
 from runtime.store._codec_values import (
     PLAIN,
@@ -45,6 +53,8 @@ __all__ = ["Codec", "JsonCodec", "PickleCodec"]
 _JSON_VERSION = 1
 # Built once: json.dumps with options builds an encoder per call (~4 us, measured).
 _HEAD_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+# A rich reply's content, as JSON text; built once, like _HEAD_ENCODER.
+_CONTENT_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _PICKLE_FORMAT = "runtime.session/1"
 # What a damaged payload can make json.loads, the tag decoders or the checks below raise.
 _DECODE_ERRORS = (ValueError, TypeError, LookupError, AttributeError, ArithmeticError)
@@ -106,6 +116,7 @@ def _expect(value: Any, kinds: tuple[type, ...], what: str) -> Any:
 _LIST = (list,)
 _STR = (str,)
 _OPTIONAL_STR = (str, type(None))
+_TEXT_OR_REPLY = (str, list)  # a rich reply is stored as a list (see _reply_form)
 
 
 def _prediction(bot: Bot | None, fields: Any) -> IntentClassifierPrediction:
@@ -121,6 +132,73 @@ def _prediction(bot: Bot | None, fields: Any) -> IntentClassifierPrediction:
 def _file(fields: Any) -> File:
     name, mime_type, content = fields
     return File(file_name=name, file_type=mime_type, file_base64=content)
+
+
+def _reply_form(reply: Reply) -> list[str]:
+    """Return how a rich reply is stored: ``[kind, text, content as JSON text]``.
+
+    Raises:
+        SessionValueError: the reply's content is not JSON data (a ``Reply`` made by hand).
+    """
+    try:
+        content = _CONTENT_ENCODER.encode(reply.content)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise SessionValueError(
+            "chat_history",
+            reply.content,
+            reason=(
+                f"a {reply.kind} reply cannot be stored: its content is not JSON data "
+                f"({describe_exception(exc)}); build replies with the session's reply_* methods"
+            ),
+        ) from exc
+    return [reply.kind, str.__str__(reply), content]
+
+
+def _orjson_default(value: Any) -> Any:
+    """Write what ``OPT_PASSTHROUGH_SUBCLASS`` hands back: str subclasses."""
+    if type(value) is Reply:
+        return _reply_form(value)
+    if isinstance(value, str):
+        # Another str subclass a body replied: stored as its text, as orjson did by itself.
+        return str.__str__(value)
+    raise TypeError(f"type {type(value).__name__} is not JSON serializable")
+
+
+def _stored(text: Any) -> Any:
+    """Return ``text`` (a reply, or a history entry's text) in its stored form."""
+    return _reply_form(text) if type(text) is Reply else text
+
+
+def _reply(form: Any, where: str) -> Reply:
+    """Return the rich reply stored as ``form`` (see :func:`_reply_form`).
+
+    Raises:
+        Corrupt: ``form`` is not a stored reply.
+    """
+    if type(form) is not list or len(form) != 3 or any(type(item) is not str for item in form):
+        raise Corrupt(f"{where} is neither a str nor a [kind, text, content] reply")
+    kind, text, content = form
+    if kind not in REPLY_KINDS:
+        raise Corrupt(f"{where} is a reply of unknown kind {kind!r}")
+    try:
+        value = json.loads(content)
+    except (ValueError, RecursionError) as exc:
+        raise Corrupt(f"{where} is a {kind} reply whose content is not JSON ({exc})") from exc
+    return Reply(kind, text, value)
+
+
+def _replies(items: list[Any]) -> tuple[str, ...]:
+    """Return the stored replies of one ``message_id``.
+
+    Raises:
+        Corrupt: an item is neither a str nor a stored rich reply.
+    """
+    for item in items:
+        if type(item) is not str:
+            return tuple(
+                r if type(r) is str else _reply(r, "a message_id memory reply") for r in items
+            )
+    return tuple(items)
 
 
 class JsonCodec:
@@ -235,17 +313,27 @@ class JsonCodec:
             # The history and the message_id memory are most of a record and hold only str
             # and int: orjson writes them ~7x faster than json (measured). It refuses what
             # strict UTF-8 cannot hold (lone surrogates): then everything goes through json.
+            # str subclasses (rich replies) come to _orjson_default; orjson writes enums
+            # (StrEnum) by value by itself.
             try:
-                tail = _orjson_dumps({"history": record.chat_history, "replies": replies})
+                tail = _orjson_dumps(
+                    {"history": record.chat_history, "replies": replies},
+                    default=_orjson_default,
+                    option=OPT_PASSTHROUGH_SUBCLASS,
+                )
             except TypeError:
                 pass
             else:
                 return text[:-1].encode("utf-8") + b"," + tail[1:]
+        # json writes every str subclass as a str, never asking a default: the rich replies
+        # are turned into their stored form first (the same as _orjson_default's).
+        history = [(_stored(entry), sender) for entry, sender in record.chat_history]
+        stored = None if replies is None else [(m, [_stored(r) for r in rs]) for m, rs in replies]
         text = (
             text[:-1]
             + ","
             + json.dumps(
-                {"history": record.chat_history, "replies": replies},
+                {"history": history, "replies": stored},
                 separators=(",", ":"),
                 ensure_ascii=False,
             )[1:]
@@ -280,9 +368,10 @@ class JsonCodec:
         if raw["id"] != session_id:
             raise Corrupt(f"the record is session {raw['id']!r}'s")
         history = []
-        for text, sender in _expect(raw["history"], _LIST, "the chat history"):
-            if type(text) is not str or type(sender) is not int:
+        for stored, sender in _expect(raw["history"], _LIST, "the chat history"):
+            if type(sender) is not int or type(stored) not in _TEXT_OR_REPLY:
                 raise Corrupt("a chat history entry is not a (str, int) pair")
+            text = stored if type(stored) is str else _reply(stored, "a chat history entry")
             history.append((text, sender))
         intent, file = raw["intent"], raw["file"]
         prediction = (
@@ -295,7 +384,7 @@ class JsonCodec:
             for message_id, replies in _expect(raw["replies"], _LIST, "the message_id memory"):
                 if type(message_id) is not str or type(replies) is not list:
                     raise Corrupt("a message_id memory entry is not a (str, list) pair")
-                memory[message_id] = tuple(replies)
+                memory[message_id] = _replies(replies)
         return SessionData(
             session_id,
             _expect(raw["state"], _OPTIONAL_STR, "the state"),

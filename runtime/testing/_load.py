@@ -201,7 +201,9 @@ def _collect(user: str, sent: list[Replies | BaseException], timeout: float) -> 
             transcript.steps.append(StepResult((), error=describe_failure(future)))
             continue
         try:
-            replies = future.result(timeout)
+            # Every reply, rich ones too: the solo run (the engine's own list) has them all.
+            typed_result = getattr(future, "typed_result", None)
+            replies = future.result(timeout) if typed_result is None else typed_result(timeout)
         except TimeoutError:
             transcript.steps.append(StepResult((), error=f"no reply within {timeout:g} s"))
         except Exception as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
 import io
 import json
 import math
@@ -21,7 +22,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime import Bot, File, Intent, IntentClassifierPrediction, fallback_intent
+from runtime import Bot, File, Intent, IntentClassifierPrediction, Reply, fallback_intent
 from runtime.errors import SessionValueError, StoreCorruptError
 from runtime.session import SessionData
 from runtime.store._codec import Codec, JsonCodec, PickleCodec
@@ -350,6 +351,119 @@ def test_a_dict_holding_the_tag_key_comes_back_as_that_dict() -> None:
     assert round_trip(bound_codec(), {"$t": data}) == {"$t": data}
 
 
+# -- rich replies in the chat history and the message_id memory ------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(8)
+
+
+def rich_replies() -> list[Reply]:
+    return [
+        Reply.markdown("**hi**"),
+        Reply.html("<i>hi</i>"),
+        Reply.options(["yes", "no"]),
+        Reply.file(File(file_name="a.txt", file_data=b"abc")),
+        Reply.image(PNG, name="cat.png"),
+        Reply.location(-33.8688, 151.2093),
+        # Content that looks like the codec's own tags must come back as it is.
+        Reply.json({"$t": "tuple", "v": [1, {"$t": "bytes"}], "n": None, "f": 0.1}),
+        Reply.text("typed text"),
+    ]
+
+
+def exactly(texts: Any) -> list[tuple[type, str, str | None, Any]]:
+    """Return what tells replies apart beyond ==: type, text, kind and content."""
+    return [(type(t), str(t), getattr(t, "kind", None), getattr(t, "content", None)) for t in texts]
+
+
+def rich_record(*extra: str) -> SessionData:
+    replies = [*rich_replies(), *extra]
+    return SessionData(
+        "s",
+        "start",
+        {"n": 1},
+        [("hi", 1), *((reply, 0) for reply in replies), ("plain", 0)],
+        message="hi",
+        replies_by_message_id=OrderedDict([("m1", ("plain", *replies)), ("m2", ("x",))]),
+    )
+
+
+@pytest.mark.parametrize("codec", [bound_codec(), PickleCodec()], ids=["json", "pickle"])
+@pytest.mark.parametrize(
+    ("extra", "data"),
+    [((), {}), (("lone \ud800 surrogate",), {}), ((), {"nan": math.nan})],
+    ids=["orjson", "surrogates", "strict-pass"],
+)
+def test_rich_replies_come_back_with_their_kind_text_and_content(
+    codec: Codec, extra: tuple[str, ...], data: dict[str, Any]
+) -> None:
+    record = rich_record(*extra)
+    record.data.update(data)
+    decoded = codec.decode("s", codec.encode(record))
+    assert exactly(text for text, _ in decoded.chat_history) == exactly(
+        text for text, _ in record.chat_history
+    )
+    assert [sender for _, sender in decoded.chat_history] == [1, *[0] * (len(extra) + 9)]
+    assert decoded.replies_by_message_id is not None
+    assert record.replies_by_message_id is not None
+    assert list(decoded.replies_by_message_id) == ["m1", "m2"]
+    for message_id, replies in record.replies_by_message_id.items():
+        stored = decoded.replies_by_message_id[message_id]
+        assert type(stored) is tuple
+        assert exactly(stored) == exactly(replies)
+
+
+def test_a_reply_with_a_lone_surrogate_comes_back() -> None:
+    codec = bound_codec()
+    reply = Reply.json(["\udc80", {"k": "\ud800"}])
+    record = SessionData("s", chat_history=[(Reply.markdown("a\ud800"), 0), (reply, 0)])
+    decoded = codec.decode("s", codec.encode(record))
+    assert exactly(t for t, _ in decoded.chat_history) == exactly(t for t, _ in record.chat_history)
+
+
+def test_records_without_rich_replies_are_written_as_before() -> None:
+    record = SessionData(
+        "s",
+        "start",
+        {"n": 1},
+        [("hi", 1), ("hello", 0)],
+        message="hi",
+        replies_by_message_id=OrderedDict([("m1", ("hello",))]),
+    )
+    assert bound_codec().encode(record) == (
+        b'{"v":1,"id":"s","state":"start","data":{"n":1},"intent":null,"file":null,'
+        b'"message":"hi","history":[["hi",1],["hello",0]],"replies":[["m1",["hello"]]]}'
+    )
+
+
+def test_a_rich_reply_is_written_as_kind_text_and_content_json() -> None:
+    record = SessionData("s", chat_history=[(Reply.options(["a", "b"]), 0)])
+    document = json.loads(bound_codec().encode(record))
+    assert document["history"] == [[["options", "a | b", '["a","b"]'], 0]]
+
+
+class Mood(enum.StrEnum):
+    HAPPY = "happy"
+
+
+@pytest.mark.parametrize("extra", [(), ("\ud800",)], ids=["orjson", "json"])
+def test_other_str_subclasses_in_replies_are_stored_as_plain_text(extra: tuple[str, ...]) -> None:
+    record = SessionData(
+        "s",
+        chat_history=[(Mood.HAPPY, 0), (MyStr("mine"), 0), *((e, 0) for e in extra)],
+        replies_by_message_id=OrderedDict([("m", (Mood.HAPPY, MyStr("mine")))]),
+    )
+    decoded = bound_codec().decode("s", bound_codec().encode(record))
+    assert exactly(t for t, _ in decoded.chat_history) == exactly(["happy", "mine", *extra])
+    assert decoded.replies_by_message_id is not None
+    assert exactly(decoded.replies_by_message_id["m"]) == exactly(["happy", "mine"])
+
+
+def test_a_hand_made_reply_whose_content_is_not_json_is_refused_at_encode() -> None:
+    record = SessionData("s", chat_history=[(Reply("json", "x", {1, 2}), 0)])
+    with pytest.raises(SessionValueError, match=r"a json reply cannot be stored.*set"):
+        bound_codec().encode(record)
+
+
 # -- dataclasses and enums --------------------------------------------------------------------
 
 
@@ -515,6 +629,14 @@ def _payload(**changes: Any) -> bytes:
         (_payload(history=[["hi", "1"]]), "chat history entry"),
         (_payload(history=[["hi"]]), "not a json codec record"),
         (_payload(replies=[["m", "reply"]]), "message_id memory entry"),
+        (_payload(history=[[3, 0]]), "chat history entry"),
+        (_payload(history=[[["markdown", "x"], 0]]), r"neither a str nor a \[kind"),
+        (_payload(history=[[["markdown", "x", {"a": 1}], 0]]), r"neither a str nor a \[kind"),
+        (_payload(history=[[["video", "x", '"x"'], 0]]), "unknown kind 'video'"),
+        (_payload(history=[[["json", "x", "{bad"], 0]]), "json reply whose content is not JSON"),
+        (_payload(history=[[["markdown", "x", '"x"'], "0"]]), "chat history entry"),
+        (_payload(replies=[["m", [["markdown", 1, '"x"']]]]), "a message_id memory reply"),
+        (_payload(replies=[["m", ["ok", 3]]]), "a message_id memory reply"),
         (_payload(intent=["x", 1.0]), "not a json codec record"),
         (_payload(file=["a", "b", "not base64!"]), "not valid base64"),
         (_payload(state=3), "the state is a int"),

@@ -20,6 +20,7 @@ from conftest import StoreOpener
 from runtime import (
     Bot,
     Event,
+    File,
     IntentClassifierPrediction,
     Runtime,
     Session,
@@ -28,7 +29,9 @@ from runtime import (
     StoreUnavailableError,
     fallback_intent,
 )
-from runtime.store import RedisStore, SqliteStore
+from runtime._future import ReplyFuture
+from runtime.replies import typed
+from runtime.store import JsonCodec, PickleCodec, RedisStore, SqliteStore
 from runtime.testing import FlakyStore
 
 TIMEOUT = 10
@@ -128,6 +131,50 @@ def test_a_resend_after_a_restart_returns_the_stored_replies_without_running_a_b
         assert ledger.ran == ["a"]  # no body ran for the resend
         assert rt.stats().duplicates == 1
         assert names(rt, "u") == ["a"]
+
+
+def rich_bot(ran: list[str]) -> Bot:
+    """Answers every message with a text, a markdown, an options and a file reply."""
+    bot = Bot("rich")
+
+    def body(session: Session) -> None:
+        ran.append(session.message or "")
+        session.reply(f"got {session.message}")
+        session.reply_markdown(f"**{session.message}**")
+        session.reply_options(["yes", "no"])
+        session.reply_file(File(file_name="a.txt", file_data=b"abc"))
+
+    bot.new_state("start", initial=True).set_fallback_body(body)
+    return bot
+
+
+def kinds(texts: Any) -> list[tuple[str, str, Any]]:
+    return [(r.kind, str(r), r.content) for r in typed(texts)]
+
+
+@pytest.mark.parametrize("codec", [JsonCodec, PickleCodec])
+def test_rich_replies_survive_a_restart_in_the_history_and_for_resends(
+    open_durable_store: StoreOpener, codec: type[JsonCodec | PickleCodec]
+) -> None:
+    ran: list[str] = []
+    bot = rich_bot(ran)
+    with Runtime(bot, store=open_durable_store(codec=codec())) as rt:
+        first = rt.send_message("u", "a", message_id="m1")
+        assert first.result(TIMEOUT) == ["got a"]
+        assert isinstance(first, ReplyFuture)
+        sent = kinds(first.typed_result(TIMEOUT))
+        history = rt.snapshot("u").chat_history  # type: ignore[union-attr]
+    assert [kind for kind, _, _ in sent] == ["text", "markdown", "options", "file"]
+    with Runtime(bot, store=open_durable_store(codec=codec())) as rt:
+        restored = rt.snapshot("u").chat_history  # type: ignore[union-attr]
+        assert restored == history
+        assert kinds(text for text, _ in restored) == kinds(text for text, _ in history)
+        again = rt.send_message("u", "a", message_id="m1")
+        assert again.result(TIMEOUT) == ["got a"]
+        assert isinstance(again, ReplyFuture)
+        assert kinds(again.typed_result(TIMEOUT)) == sent
+        assert rt.stats().duplicates == 1
+    assert ran == ["a"]
 
 
 def test_the_message_id_window_is_bounded_and_configurable(

@@ -40,7 +40,7 @@ def test_a_lone_user_gets_the_same_replies_and_data_as_from_a_runtime() -> None:
                     future = rt.send_file(user, step.file)
                 else:
                     future = rt.send_event(user, step.text, step.payload)
-                replies.append(tuple(future.result(timeout=10)))
+                replies.append(tuple(future.typed_result(timeout=10)))  # rich ones too
             snapshot = rt.snapshot(user)
             assert snapshot is not None
             assert [s.replies for s in simulated[user].steps] == replies
