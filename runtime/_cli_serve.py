@@ -1,0 +1,118 @@
+"""The ``serve`` verb of the command line (the web platform loads only when it runs)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import TYPE_CHECKING
+
+from runtime._loader import load_bot
+from runtime.errors import BotDefinitionError, BotLoadError, StoreError
+from runtime.log import configure_cli_logging
+
+if TYPE_CHECKING:
+    from runtime.cli import _SubParsers
+
+__all__ = ["add_serve"]
+
+EXIT_USAGE = 2
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {value[:20]!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {port}")
+    return port
+
+
+def _rate(value: str) -> float:
+    try:
+        rate = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected messages per second, got {value!r}") from None
+    if not 0 < rate < float("inf"):
+        raise argparse.ArgumentTypeError(f"the rate must be a positive number, got {value!r}")
+    return rate
+
+
+def add_serve(verbs: _SubParsers) -> None:
+    """Add ``serve BOT [--host] [--port] [--store] [--data] ...``."""
+    serve = verbs.add_parser(
+        "serve",
+        help="serve a bot over WebSocket and HTTP, with a chat page",
+        description="Serve a bot: the chat page at /, this runtime's WebSocket protocol at "
+        "/ws, BBF 1.5's at / (ws://), the HTTP API at /api (see /docs), /health and "
+        "/metrics. Sessions are kept in SQLite in the data folder unless --store says "
+        "otherwise. SIGTERM or Ctrl-C drains accepted turns, then exits 0.",
+    )
+    serve.add_argument(
+        "bot", metavar="BOT", help="path/to/bot.py or package.module defining `bot` or `make_bot()`"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="interface (default: 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=_port, default=8000, help="TCP port (default: 8000; 0: any free one)"
+    )
+    serve.add_argument(
+        "--store",
+        metavar="URL",
+        default=None,
+        help='where sessions are kept (default: "sqlite:///sessions.db" in the data folder); '
+        '"memory", "sqlite:///path.db", "sqlite:////abs/path.db" or "redis://host:port/0"',
+    )
+    serve.add_argument(
+        "--data",
+        metavar="DIR",
+        default=None,
+        help="the data folder: SQLite sessions and the token key (default: ./runtime-data)",
+    )
+    serve.add_argument(
+        "--allow-origin",
+        metavar="ORIGIN",
+        action="append",
+        default=[],
+        help="let browser pages from ORIGIN (https://host:port) open WebSockets; repeatable; "
+        '"*" allows any (pages from the server itself always may)',
+    )
+    serve.add_argument(
+        "--rate",
+        type=_rate,
+        default=None,
+        help="messages per second each connection may send (default: 30, bursts of 2x)",
+    )
+    serve.add_argument(
+        "-v", "--verbose", action="store_true", help="log everything, down to debug level"
+    )
+    serve.set_defaults(handler=_run_serve)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    configure_cli_logging(logging.DEBUG if args.verbose else logging.WARNING)
+    try:
+        bot = load_bot(args.bot)
+    except (BotLoadError, BotDefinitionError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    # Here, not at the top: `chat` and `check-isolation` do not pay for FastAPI and uvicorn.
+    from runtime.platforms.web import DEFAULT_DATA_DIR, WebSettings, serve  # noqa: PLC0415
+
+    options: dict[str, object] = {"allowed_origins": tuple(args.allow_origin)}
+    if args.rate is not None:
+        options["rate"] = args.rate
+        options["burst"] = max(1, round(2 * args.rate))
+    try:
+        settings = WebSettings(**options)  # type: ignore[arg-type]
+        return serve(
+            bot,
+            host=args.host,
+            port=args.port,
+            store=args.store,
+            data_dir=args.data or DEFAULT_DATA_DIR,
+            settings=settings,
+        )
+    except (BotDefinitionError, StoreError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE

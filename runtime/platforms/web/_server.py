@@ -1,0 +1,190 @@
+"""``serve``: run a bot behind the gateway on uvicorn until SIGTERM or Ctrl-C, then drain.
+
+A shutdown signal starts a drain: the gateway refuses new events (``shutting_down`` error
+frames, 503s), accepted turns finish and are committed, then uvicorn closes the connections
+and the runtime stops (its store is flushed and closed), and the process exits 0. A second
+Ctrl-C skips the wait. uvicorn by itself re-raises SIGTERM after its shutdown, which makes the
+process exit -15; ``serve`` handles the signals itself instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Generator, Mapping
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+import uvicorn
+
+from runtime.bot import Bot
+from runtime.platforms.web._app import create_app
+from runtime.platforms.web._settings import WebSettings
+from runtime.runtime import Runtime
+from runtime.store import open_store
+
+__all__ = ["DEFAULT_DATA_DIR", "DEFAULT_STORE", "serve"]
+
+DEFAULT_DATA_DIR = "runtime-data"
+"""Where ``serve`` keeps its SQLite sessions and its token key, relative to the working
+directory."""
+
+DEFAULT_STORE = "sqlite:///sessions.db"
+"""``serve``'s store: an SQLite file in the data folder."""
+
+_SECRET_FILE = "secret.key"
+
+
+def load_secret(data_dir: Path) -> bytes:
+    """Return the token key kept in ``data_dir`` (made on first use, readable by us only)."""
+    path = data_dir / _SECRET_FILE
+    try:
+        secret = path.read_bytes()
+    except FileNotFoundError:
+        secret = secrets.token_bytes(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secret)
+        return secret
+    if len(secret) < 32:
+        raise ValueError(f"{path} holds {len(secret)} bytes; a token key needs 32 (delete it)")
+    return secret
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, with a drain on the first signal and no re-raise after it."""
+
+    def __init__(self, config: uvicorn.Config, drain: Callable[[], Awaitable[object]]) -> None:
+        super().__init__(config)
+        self._drain = drain
+        self._signalled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._drain_task: asyncio.Task[None] | None = None
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        self._loop = asyncio.get_running_loop()
+        handled = (signal.SIGINT, signal.SIGTERM)
+        originals = {sig: signal.signal(sig, self._on_signal) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, sig: int, frame: FrameType | None) -> None:
+        if self._signalled:  # a second signal: stop waiting
+            self.force_exit = sig == signal.SIGINT
+            self.should_exit = True
+            return
+        self._signalled = True
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._start_drain)
+        else:
+            self.should_exit = True
+
+    def _start_drain(self) -> None:
+        self._drain_task = asyncio.ensure_future(self._drain_then_exit())
+
+    async def _drain_then_exit(self) -> None:
+        try:
+            await self._drain()
+        finally:
+            self.should_exit = True
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Open the listening socket (port 0 picks a free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(
+    bot: Bot,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    store: str | None = None,
+    data_dir: str | os.PathLike[str] = DEFAULT_DATA_DIR,
+    settings: WebSettings | None = None,
+    runtime_options: Mapping[str, Any] | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """Serve ``bot`` on ``host:port`` until SIGTERM or Ctrl-C; return the exit code (0).
+
+    Args:
+        bot: the bot.
+        host: the interface to listen on (loopback by default: say ``0.0.0.0`` to expose it).
+        port: the TCP port (0: any free one; the printed URL has the real one).
+        store: a store URL (``"memory"``, ``"sqlite:///x.db"``, ``"redis://..."``); default
+            :data:`DEFAULT_STORE`, a file in ``data_dir``.
+        data_dir: the folder for relative SQLite paths and the token key (made if missing).
+        settings: the gateway's limits (:class:`WebSettings`).
+        runtime_options: more keyword arguments for :class:`Runtime`.
+        out: where the "Serving ..." line goes (stdout).
+
+    Raises:
+        OSError: the port cannot be bound or the data folder made.
+        ValueError, TypeError: an argument is invalid.
+    """
+    settings = WebSettings() if settings is None else settings
+    data = Path(data_dir)
+    data.mkdir(parents=True, exist_ok=True)
+    if settings.secret is None:
+        settings = dataclasses.replace(settings, secret=load_secret(data))
+    spec = DEFAULT_STORE if store is None else store
+    sock = bind(host, port)
+    session_store = open_store(spec, data_dir=data)
+    runtime = Runtime(bot, store=session_store, **dict(runtime_options or {}))
+    try:
+        runtime.start()
+        app = create_app(runtime, settings)
+        gate = app.state.gate
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            ws_max_size=2 * settings.max_frame_bytes,
+            ws_ping_interval=20.0,
+            ws_ping_timeout=20.0,
+            timeout_graceful_shutdown=5,
+        )
+        server = _Server(config, lambda: gate.drain(settings.drain_timeout))
+        bound_host, bound_port = sock.getsockname()[:2]
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+        print(
+            f"Serving {bot.name} at http://{shown}:{bound_port}/ "
+            f"(sessions: {spec}{'' if spec == 'memory' else f' in {data}'}). "
+            "Ctrl-C or SIGTERM stops it.",
+            file=out or sys.stdout,
+            flush=True,
+        )
+        asyncio.run(server.serve(sockets=[sock]))
+    finally:
+        sock.close()
+        try:
+            runtime.stop(settings.drain_timeout)
+        finally:
+            session_store.close()
+    return 0

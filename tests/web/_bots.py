@@ -1,0 +1,60 @@
+"""A small bot for the gateway's tests: text, rich replies, a failing turn and a webhook event."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from runtime import Bot, Session
+
+
+def make_web_bot() -> Bot:
+    bot = Bot("web")
+    start = bot.new_state("start", initial=True)
+    echo = bot.new_state("echo")
+    rich = bot.new_state("rich")
+    broken = bot.new_state("broken")
+    pinged = bot.new_state("pinged")
+    rich_intent = bot.new_intent("rich_intent", ["show me something rich"])
+    broken_intent = bot.new_intent("broken_intent", ["break the turn"])
+
+    def start_body(session: Session) -> None:
+        if session.get("started") is None:
+            session.set("started", True)
+            session.reply("Welcome!")
+
+    def echo_body(session: Session) -> None:
+        count = (session.get("count") or 0) + 1
+        session.set("count", count)
+        session.reply(f"#{count} {session.message}")
+
+    def rich_body(session: Session) -> None:
+        session.reply_markdown("**bold** <script>alert(1)</script>")
+        session.reply_html('<b onclick="steal()">hi</b><script>x()</script>')
+        session.reply_options(["yes", "no"])
+        session.reply_location(46.5, 6.6)
+        session.reply_json({"a": [1, 2]})
+
+    def broken_body(session: Session) -> None:
+        session.reply("this reply is rolled back")
+        session.get_chat_history()  # touches the session
+        session.set("lock", threading.Lock())  # a durable store refuses it; memory copies fail
+
+    def ping_event(session: Session, params: dict[str, Any]) -> bool:
+        return session.event is not None and session.event.name == "ping"
+
+    def pinged_body(session: Session) -> None:
+        payload = session.event.payload if session.event is not None else {}
+        session.reply(f"pong {payload.get('n')}")
+
+    start.set_body(start_body)
+    start.when_intent_matched_go_to(rich_intent, rich)
+    start.when_intent_matched_go_to(broken_intent, broken)
+    start.when_event_go_to(ping_event, pinged, {})
+    start.when_no_intent_matched_go_to(echo)
+    for state, body in ((echo, echo_body), (rich, rich_body), (broken, broken_body)):
+        state.set_body(body)
+        state.go_to(start)
+    pinged.set_body(pinged_body)
+    pinged.go_to(start)
+    return bot

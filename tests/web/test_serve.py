@@ -1,0 +1,215 @@
+"""``python -m runtime serve`` as users run it: a real process, real clients, real signals."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+
+from runtime.examples.greetings import bot as greetings
+from runtime.platforms.web import SessionTokens
+from runtime.store import SqliteStore
+
+GREETINGS = str(Path(__file__).parents[2] / "runtime" / "examples" / "greetings.py")
+
+
+@contextmanager
+def serving(data: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Run ``serve`` on a free port; yield the process and its URL (read from its output)."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "runtime",
+            "serve",
+            GREETINGS,
+            "--port",
+            "0",
+            "--data",
+            str(data),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()  # blocks until the server printed its URL
+        assert line.startswith("Serving greetings at http://127.0.0.1:"), (
+            line + process.stderr.read() if process.stderr else line
+        )
+        url = line.split(" at ", 1)[1].split("/ ", 1)[0]
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(30)
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+def test_serve_keeps_sessions_in_sqlite_under_its_data_folder_and_exits_0_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    with serving(data) as (process, url):
+        page = httpx.get(url + "/")
+        assert page.status_code == 200
+        assert "text/html" in page.headers["content-type"]
+        token = httpx.post(url + "/api/sessions").json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        reply = httpx.post(url + "/api/messages", json={"text": "hi"}, headers=auth)
+        assert reply.json()["replies"][0]["text"] == "Hi! How are you?"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0
+    assert (data / "sessions.db").exists()
+    assert stat.S_IMODE((data / "secret.key").stat().st_mode) == 0o600
+    # A restart on the same folder resumes the session with the same token.
+    with serving(data) as (process, url):
+        history = httpx.get(url + "/api/history", headers=auth).json()["history"]
+        assert [e["reply"]["text"] for e in history] == ["hi", "Hi! How are you?"]
+        process.send_signal(signal.SIGINT)
+        assert process.wait(60) == 0
+
+
+def test_bad_arguments_and_a_busy_port_exit_2_with_a_clear_message(tmp_path: Path) -> None:
+    bad_store = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "runtime",
+            "serve",
+            GREETINGS,
+            "--store",
+            "nosql://x",
+            "--data",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=60,
+    )
+    assert bad_store.returncode == 2
+    assert "store" in bad_store.stderr
+    with serving(tmp_path / "a") as (process, url):
+        port = url.rsplit(":", 1)[1]
+        busy = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "runtime",
+                "serve",
+                GREETINGS,
+                "--port",
+                port,
+                "--data",
+                str(tmp_path / "b"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert busy.returncode == 2
+        assert "error:" in busy.stderr
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0
+
+
+CLIENTS = 16
+PIPELINED = 20  # messages each client sends at once, then one more per reply
+
+
+async def _client(
+    url: str,
+    n: int,
+    acked: set[str],
+    answered: set[str],
+    tokens: list[str],
+    *,
+    enough: asyncio.Event,
+) -> None:
+    """Keep PIPELINED messages in flight; record acks and replies until the server closes."""
+    async with websockets.connect(url + "/ws") as ws:
+        sent = 0
+
+        async def send_one() -> None:
+            nonlocal sent
+            text = ("hi", "great", "hello", "bad")[sent % 4]
+            await ws.send(json.dumps({"type": "message", "text": text, "id": f"{n}-{sent}"}))
+            sent += 1
+
+        await ws.send(json.dumps({"type": "resume", "token": None}))
+        try:
+            async for raw in ws:
+                frame = json.loads(raw)
+                if frame["type"] == "session":
+                    tokens.append(frame["token"])
+                    for _ in range(PIPELINED):
+                        await send_one()
+                elif frame["type"] == "ack":
+                    acked.add(frame["in_reply_to"])
+                    if len(acked) >= CLIENTS * PIPELINED:
+                        enough.set()
+                elif frame["type"] == "replies" and frame["in_reply_to"]:
+                    answered.add(frame["in_reply_to"])
+                    await send_one()
+        except websockets.ConnectionClosed:
+            pass
+
+
+@pytest.mark.slow
+def test_sigterm_during_load_loses_no_acknowledged_message(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    acked: set[str] = set()
+    answered: set[str] = set()
+    tokens: list[str] = []
+
+    async def load(url: str, process: subprocess.Popen[str]) -> None:
+        enough = asyncio.Event()
+        clients = [
+            asyncio.create_task(
+                _client(url.replace("http", "ws"), n, acked, answered, tokens, enough=enough)
+            )
+            for n in range(CLIENTS)
+        ]
+        await enough.wait()  # messages are in flight on every connection
+        process.send_signal(signal.SIGTERM)
+        await asyncio.gather(*clients)
+
+    with serving(data) as (process, url):
+        asyncio.run(load(url, process))
+        assert process.wait(60) == 0
+    assert len(tokens) == CLIENTS
+    assert answered <= acked
+    assert len(acked) >= CLIENTS * PIPELINED
+    # Every acknowledged message was committed: it is in its session's message_id memory.
+    secret = (data / "secret.key").read_bytes()
+    session_of = SessionTokens(secret).session_id
+    store = SqliteStore(data / "sessions.db")
+    store.bind(greetings)
+    try:
+        committed: set[str] = set()
+        for token in tokens:
+            session_id = session_of(token)
+            assert session_id is not None
+            record = store.load(session_id)
+            assert record is not None
+            committed |= set(record.replies_by_message_id or ())
+    finally:
+        store.close()
+    assert acked - committed == set(), f"{len(acked - committed)} acknowledged messages lost"
+    print(f"{len(acked)} acknowledged, {len(answered)} answered before the drain closed them")
