@@ -23,6 +23,7 @@ NOTEBOOK = "runtime/examples/notebook.py"
 NOTEBOOK_WELCOME = [
     "bot> Hi! I am your notebook and I keep up to 3 notes.",
     'bot> Say "add a note", "list my notes" or "clear notes", or send me a picture.',
+    "bot> [options] 1) add a note  2) list my notes  3) clear notes",
 ]
 
 
@@ -140,7 +141,7 @@ def test_a_double_slash_sends_a_message_that_starts_with_a_slash() -> None:
 def test_reset_starts_the_session_again() -> None:
     lines, _ = chat(NOTEBOOK, "add a note\nbuy milk\n/reset\n/state\n")
 
-    assert lines[-5:] == [
+    assert lines[-6:] == [
         "(session 'terminal' reset)",
         *NOTEBOOK_WELCOME,
         "state: menu",
@@ -211,8 +212,9 @@ def test_file_sends_a_real_file_and_guesses_its_type(tmp_path: Path) -> None:
 
     lines, _ = chat(NOTEBOOK, f"/file {picture}\n/state\n")
 
-    assert lines[2:] == [
+    assert lines[3:] == [
         "bot> Saved picture cat.png",
+        "bot> [image] cat.png (image/png, 9 bytes)",
         "state: menu",
         'data: {"note_count": 0, "picture": "cat.png"}',
     ]
@@ -224,7 +226,10 @@ def test_file_takes_a_quoted_path_and_an_explicit_mime_type(tmp_path: Path) -> N
 
     lines, _ = chat(NOTEBOOK, f'/file "{picture}" image/jpeg\n')
 
-    assert lines[2:] == ["bot> Saved picture my holiday.bin"]
+    assert lines[3:] == [
+        "bot> Saved picture my holiday.bin",
+        "bot> [image] my holiday.bin (image/jpeg, 12 bytes)",
+    ]
 
 
 def test_file_of_a_type_the_bot_refuses_gets_the_fallback_reply(tmp_path: Path) -> None:
@@ -233,9 +238,10 @@ def test_file_of_a_type_the_bot_refuses_gets_the_fallback_reply(tmp_path: Path) 
 
     lines, _ = chat(NOTEBOOK, f"/file {text}\n")
 
-    assert lines[2:] == [
+    assert lines[3:] == [
         'bot> Sorry, I didn\'t get that. Say "add a note", "list my notes" or "clear notes", '
-        "or send me a picture."
+        "or send me a picture.",
+        "bot> [options] 1) add a note  2) list my notes  3) clear notes",
     ]
 
 
@@ -244,7 +250,7 @@ def test_file_with_a_missing_path_is_an_error_line_and_the_chat_goes_on(tmp_path
 
     lines, stderr = chat(NOTEBOOK, f"/file {missing}\n/file\nmy notes\n")
 
-    assert lines[2:] == ["bot> You have no notes yet."]
+    assert lines[3:] == ["bot> You have no notes yet."]
     assert stderr.splitlines() == [
         f"error: cannot read {missing}: No such file or directory; check the path",
         'error: usage: /file PATH [MIME] (quote a path with spaces: /file "my cat.png")',
@@ -254,13 +260,13 @@ def test_file_with_a_missing_path_is_an_error_line_and_the_chat_goes_on(tmp_path
 def test_event_sends_a_json_payload() -> None:
     lines, _ = chat(NOTEBOOK, '/event reminder {"text": "stretch your legs"}\n')
 
-    assert lines[2:] == ["bot> Reminder: stretch your legs"]
+    assert lines[3:] == ["bot> Reminder: stretch your legs"]
 
 
 def test_event_without_payload_sends_an_empty_one() -> None:
     lines, _ = chat(NOTEBOOK, "/event reminder\n")
 
-    assert lines[2:] == ["bot> Reminder: (no text)"]
+    assert lines[3:] == ["bot> Reminder: (no text)"]
 
 
 def test_event_with_bad_json_is_an_error_line_and_the_chat_goes_on() -> None:
@@ -297,7 +303,7 @@ def test_event_with_an_unreadable_payload_is_one_error_line_and_the_chat_goes_on
 ) -> None:
     lines, stderr = chat(NOTEBOOK, f'/event reminder {payload}\n/event reminder {{"text": "ok"}}\n')
 
-    assert lines[2:] == ["bot> Reminder: ok"]
+    assert lines[3:] == ["bot> Reminder: ok"]
     assert stderr.startswith(complaint)
     assert stderr.count("\n") == 1
 
@@ -311,7 +317,7 @@ def test_file_that_is_not_a_regular_file_is_an_error_line_and_the_chat_goes_on(
 
     lines, stderr = chat(NOTEBOOK, f"/file {pipe}\nmy notes\n")
 
-    assert lines[2:] == ["bot> You have no notes yet."]
+    assert lines[3:] == ["bot> You have no notes yet."]
     assert stderr == f"error: {pipe} is not a regular file; give the path of a file\n"
 
 
@@ -324,7 +330,7 @@ def test_file_too_big_to_send_is_an_error_line_and_the_chat_goes_on(tmp_path: Pa
 
     lines, stderr = chat(NOTEBOOK, f"/file {big}\nmy notes\n")
 
-    assert lines[2:] == ["bot> You have no notes yet."]
+    assert lines[3:] == ["bot> You have no notes yet."]
     assert stderr == (
         f"error: {big} has {MAX_FILE_BYTES + 1:,} bytes; /file sends at most {MAX_FILE_BYTES:,}\n"
     )
@@ -333,7 +339,7 @@ def test_file_too_big_to_send_is_an_error_line_and_the_chat_goes_on(tmp_path: Pa
 def test_file_with_a_nul_in_its_path_is_an_error_line_and_the_chat_goes_on() -> None:
     lines, stderr = chat(NOTEBOOK, "/file a\x00b.png\nmy notes\n")
 
-    assert lines[2:] == ["bot> You have no notes yet."]
+    assert lines[3:] == ["bot> You have no notes yet."]
     assert stderr == "error: cannot read a\x00b.png: embedded null byte; check the path\n"
 
 
@@ -360,7 +366,7 @@ def test_a_reply_that_stdout_cannot_encode_is_printed_escaped() -> None:
     result = run_cli_bytes("chat", NOTEBOOK, stdin=stdin, env={"PYTHONIOENCODING": "utf-8"})
 
     assert result.returncode == 0, result.stderr.decode(errors="replace")
-    assert result.stdout.decode(errors="replace").splitlines()[2:] == [
+    assert result.stdout.decode(errors="replace").splitlines()[3:] == [
         "bot> Reminder: \\ud800",
         "bot> You have no notes yet.",
     ]

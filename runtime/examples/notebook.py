@@ -3,19 +3,23 @@
 It uses every kind of transition: intents; "no intent matched" (the note's own text); a
 variable (``note_count`` reaching ``MAX_NOTES`` makes the notebook full); a file (PNG or JPEG
 pictures only, other files get the fallback reply); and a custom event (a ``reminder`` that a
-timer or webhook sends with ``Runtime.send_event``).
+timer or webhook sends with ``Runtime.send_event``). Besides text it sends rich replies: the
+menu as option buttons, and the saved picture back as an image.
 
-Chat with it::
+Chat with it in a terminal, or in a browser with ``python -m runtime serve
+runtime/examples/notebook.py`` (the page shows the options as buttons and the picture)::
 
     python -m runtime chat runtime/examples/notebook.py
     bot> Hi! I am your notebook and I keep up to 3 notes.
     bot> Say "add a note", "list my notes" or "clear notes", or send me a picture.
+    bot> [options] 1) add a note  2) list my notes  3) clear notes
     you> add a note
     bot> What should I write down?
     you> buy milk
     bot> Noted: buy milk (1/3)
     you> /file cat.png
     bot> Saved picture cat.png
+    bot> [image] cat.png (image/png, 1,024 bytes)
     you> /event reminder {"text": "stretch your legs"}
     bot> Reminder: stretch your legs
 """
@@ -29,6 +33,10 @@ from runtime import Bot, Session
 
 MAX_NOTES = 3
 HELP = 'Say "add a note", "list my notes" or "clear notes", or send me a picture.'
+#: The menu as buttons, sent after the help text; pressing one sends its text.
+MENU = ["add a note", "list my notes", "clear notes"]
+#: What a full notebook still understands, as buttons.
+FULL_MENU = ["list my notes", "clear notes"]
 
 bot = Bot("notebook")
 
@@ -54,11 +62,13 @@ def start_body(session: Session) -> None:
     session.set("note_count", 0)
     session.reply(f"Hi! I am your notebook and I keep up to {MAX_NOTES} notes.")
     session.reply(HELP)
+    session.reply_options(MENU)
 
 
 def help_body(session: Session) -> None:
     """Say what the notebook understands (the fallback of the menu)."""
     session.reply(f"Sorry, I didn't get that. {HELP}")
+    session.reply_options(MENU)
 
 
 def writing_body(session: Session) -> None:
@@ -97,18 +107,23 @@ def clearing_body(session: Session) -> None:
 def full_body(session: Session) -> None:
     """Tell the user no more notes fit."""
     session.reply(f'Your notebook is full ({MAX_NOTES} notes). Say "clear notes" to make room.')
+    session.reply_options(FULL_MENU)
 
 
 def full_fallback_body(session: Session) -> None:
     """Say what a full notebook still understands."""
     session.reply('Your notebook is full: say "list my notes" or "clear notes".')
+    session.reply_options(FULL_MENU)
 
 
 def picture_body(session: Session) -> None:
-    """Keep the name of the picture the user sent."""
-    name = session.file.name if session.file is not None else "?"
+    """Keep the name of the picture the user sent, and show the picture back."""
+    file = session.file
+    name = file.name if file is not None else "?"
     session.set("picture", name)
     session.reply(f"Saved picture {name}")
+    if file is not None:  # the transition lets only PNG and JPEG files in: image/* types
+        session.reply_image(file)
 
 
 def reminder_event(session: Session, params: dict[str, Any]) -> bool:
