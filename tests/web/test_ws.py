@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import socket
 from collections.abc import Iterator
 
 import httpx
@@ -12,7 +15,7 @@ from _web import LiveServer, WsClient, live_server
 from websockets.exceptions import InvalidStatus
 
 from runtime import Runtime
-from runtime.platforms.web import WebSettings
+from runtime.platforms.web import WebSettings, _connection
 
 
 @pytest.fixture
@@ -246,3 +249,62 @@ def test_a_token_cannot_be_bent_to_reach_another_session(web: LiveServer) -> Non
         assert history.status_code == 401
         assert "alice" not in history.text
         assert json.loads(history.text)["error"] == "bad_token"
+
+
+class SilentClient:
+    """A WebSocket client on a raw socket that sends frames and never reads after the handshake
+    (a small receive buffer, so the server's frames pile up on its side)."""
+
+    def __init__(self, ws_url: str) -> None:
+        host, port = ws_url.removeprefix("ws://").split(":")
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.connect((host, int(port)))
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(
+            f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        response = b""
+        while b"\r\n\r\n" not in response:
+            response += self.sock.recv(1)  # byte by byte: read nothing past the handshake
+        assert response.startswith(b"HTTP/1.1 101"), response
+
+    def send(self, frame: dict[str, object]) -> None:
+        payload = json.dumps(frame).encode()
+        assert len(payload) < 126
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_client_that_reads_nothing_is_closed_and_can_resume(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_connection, "MAX_OUTBOX", 8)
+    settings = WebSettings(max_text_chars=100_000, rate=1000.0, burst=1000)
+    big = "x" * 100_000  # each pushed reply is ~100 KB: socket buffers fill after a few
+    with Runtime(make_web_bot()) as rt, live_server(rt, settings) as srv:
+        with httpx.Client(base_url=srv.url, timeout=30) as http:
+            token = http.post("/api/sessions").json()["token"]
+            auth = {"Authorization": f"Bearer {token}"}
+            sleepy = SilentClient(srv.ws_url)
+            try:
+                sleepy.send({"type": "resume", "token": token})
+                closed, sent = 0.0, 0
+                while not closed and sent < 300:  # 300 pushed replies: 30 MB if never closed
+                    sent += 1
+                    response = http.post("/api/messages", json={"text": big}, headers=auth)
+                    assert response.status_code == 200
+                    closed = srv.gate.metrics.refused.labels("slow_client")._value.get()
+            finally:
+                sleepy.close()
+        assert closed == 1, "the server kept queueing frames for a client that reads none"
+        with WsClient(srv.ws_url + "/ws", max_size=None) as awake:
+            session = awake.start(token)
+            assert session["resumed"] is True
+            assert len(session["history"]) == 1 + 2 * sent  # nothing of the session was lost

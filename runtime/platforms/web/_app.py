@@ -61,7 +61,9 @@ def create_app(runtime: Runtime, settings: WebSettings | None = None) -> FastAPI
     app.mount("/static", StaticFiles(directory=str(_PAGE)), name="static")
     index = _PAGE.joinpath("index.html").read_text(encoding="utf-8")
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @app.api_route(
+        "/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False
+    )
     async def page() -> HTMLResponse:
         return HTMLResponse(index, headers=_PAGE_HEADERS)
 

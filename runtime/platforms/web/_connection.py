@@ -41,6 +41,9 @@ __all__ = ["Connection"]
 TYPING_AFTER = 0.3
 """Seconds a turn may take before the client is told the bot is typing."""
 
+MAX_OUTBOX = 10_000
+"""Frames waiting for a client that does not read them before its connection is closed."""
+
 _KIND_NAME = {kind: kind.value for kind in TurnKind}
 _OPEN = TurnKind.OPEN
 
@@ -70,6 +73,7 @@ class Connection:
         self._typing: asyncio.TimerHandle | None = None
         self._typing_shown = False
         self._closed = False
+        self._close_task: asyncio.Future[None] | None = None
         self._log = get_logger(protocol=self.protocol)
 
     # -- protocol hooks ---------------------------------------------------------------------
@@ -137,7 +141,9 @@ class Connection:
             if text is None:
                 self.refuse("bad_frame", "frames are JSON text, not binary")
                 continue
-            if len(text) > max_frame:
+            # The limit is in bytes; a character is 1 to 4 bytes of UTF-8 (encode only when
+            # it matters: most frames are far under the limit).
+            if len(text) * 4 > max_frame and len(text.encode("utf-8")) > max_frame:
                 self.refuse("too_large", f"the frame is over {max_frame} bytes")
                 continue
             wait = self.limiter.take()
@@ -164,9 +170,25 @@ class Connection:
                 return
 
     def send(self, frame: dict[str, Any]) -> None:
-        """Queue one frame for the client."""
-        if not self._closed:
-            self._outbox.put_nowait(dump(frame))
+        """Queue one frame for the client.
+
+        A client that reads nothing while its session keeps replying would make the queue
+        grow without end: past :data:`MAX_OUTBOX` frames the connection is closed (code 1013,
+        "try again later"); the client reconnects and resumes, and its history is intact.
+        """
+        if self._closed:
+            return
+        if self._outbox.qsize() >= MAX_OUTBOX:
+            self._closed = True
+            self.gate.metrics.refused.labels("slow_client").inc()
+            self._log.warning("slow_client_closed", session_id=self.session_id, queued=MAX_OUTBOX)
+            self._close_task = asyncio.ensure_future(self._close_slow())
+            return
+        self._outbox.put_nowait(dump(frame))
+
+    async def _close_slow(self) -> None:
+        with contextlib.suppress(Exception):  # already gone
+            await self.websocket.close(code=1013, reason="too slow: frames piled up")
 
     def refuse(self, code: str, message: str, in_reply_to: str | None = None, **extra: Any) -> None:
         """Answer a frame that does not reach a session with an error frame."""
