@@ -336,6 +336,50 @@ def _table_w6(w6: Entry) -> list[str]:
     return lines
 
 
+def _table_w8(w8: Entry) -> list[str]:
+    if "full" not in w8:
+        return [f"W8 web: SKIPPED: {w8.get('reason', 'not run')}"]
+    header = [
+        "run",
+        "msg/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+        "lost",
+        "crossed",
+        "srv us/msg",
+        "cli us/msg",
+        "srv cores",
+    ]
+    rows = []
+    for name in ("full", "half"):
+        entry: Entry = w8[name]
+        latency: Entry = entry.get("latency_ms") or {}
+        rows.append(
+            [
+                name if name == "full" else f"half ({_fmt(entry.get('rate_limit'))}/s cap)",
+                _cell(entry, "messages_per_s"),
+                *[_fmt(latency.get(key), ".1f") for key in ("p50", "p90", "p99", "max")],
+                _fmt(entry.get("lost"), ","),
+                _fmt(entry.get("crossed"), ","),
+                _cell(entry, "server_cpu_us_per_message"),
+                _cell(entry, "client_cpu_us_per_message"),
+                _cell(entry, "server_cores", ".2f"),
+            ]
+        )
+    full: Entry = w8["full"]
+    return [
+        f"W8 web: `{w8['server_command']}` and {w8['clients']:,} WebSocket clients x "
+        f"{w8['messages_per_client']} messages in {w8['client_processes']} client process(es), "
+        "replies checked against each client alone",
+        *_grid(header, rows),
+        f"web/W1: {_fmt(w8.get('web_vs_w1'), '.2f')} (full load's msg/s over ours' in-process "
+        f"W1 events/s at 1k sessions, {_fmt(w8.get('ours_w1_events_per_s_1k'))}); connect: "
+        f"{_fmt(full.get('connect_s'), '.2f')} s for all",
+    ]
+
+
 _TABLES: dict[str, Callable[[Entry], list[str]]] = {
     "W1": _table_w1,
     "W2": _table_w2,
@@ -343,6 +387,7 @@ _TABLES: dict[str, Callable[[Entry], list[str]]] = {
     "W4": _table_w4,
     "W5": _table_w5,
     "W6": _table_w6,
+    "W8": _table_w8,
 }
 
 

@@ -145,6 +145,7 @@ def targets(workloads: Entry) -> list[Entry]:
     p99_p50 = ratio(w2.get("p99_ms"), w2.get("p50_ms")) if w2.get("status") == "ok" else None
     add("W2 ours p99 / p50 at half load", p99_p50, "<=", 20.0, "x")
     _w6_targets(workloads.get("W6") or {}, add)
+    _w8_targets(workloads.get("W8") or {}, add)
     return found
 
 
@@ -187,3 +188,41 @@ def _skip_note(entry: Entry | None) -> str:
 
 def _ok(entry: Entry | None, key: str) -> float | None:
     return entry.get(key) if entry and entry.get("status") == "ok" else None
+
+
+#: W8: messages/s through the gateway, 1k WebSocket clients, clients and server on one machine.
+W8_RATE_GOAL = 10_000.0
+#: W8: p99 latency (ms) at half the full run's messages/s, at most.
+W8_P99_GOAL_MS = 100.0
+
+
+def _w8_targets(w8: Entry, add: Callable[..., None]) -> None:
+    """Add W8's targets: messages/s, p99 at half load, nothing lost or crossed."""
+    not_run = "" if "full" in w8 else w8.get("reason", "W8 not run")
+    full = w8.get("full") or {}
+    half = w8.get("half") or {}
+    add(
+        "W8 web messages/s, 1k WebSocket clients, server + clients on this machine",
+        _ok(full, "messages_per_s"),
+        ">=",
+        W8_RATE_GOAL,
+        "msg/s",
+        note=not_run or _skip_note(full),
+    )
+    add(
+        "W8 web p99 at half the full load's messages/s",
+        (_ok(half, "latency_ms") or {}).get("p99"),
+        "<=",
+        W8_P99_GOAL_MS,
+        "ms",
+        note=not_run or _skip_note(half),
+    )
+    runs = [run for run in (full, half) if "lost" in run]
+    add(
+        "W8 web messages lost or crossed (both runs)",
+        float(sum(run["lost"] + run["crossed"] for run in runs)) if runs else None,
+        "<=",
+        0.0,
+        "msgs",
+        note=not_run or ("" if runs else "FAILED before counting"),
+    )

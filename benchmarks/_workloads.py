@@ -1,4 +1,5 @@
-"""The workloads W1-W6 (issue #4; W6 in ``_durability``); each returns a JSON-ready dict.
+"""The workloads W1-W6 and W8 (issue #4; W6 in ``_durability``, W8 in ``_web``); each returns a
+JSON-ready dict.
 
 Every measured run is checked against the oracle; a system whose replies are wrong (or that
 fails, or times out) gets ``status: "FAILED"`` and no number is reported for it.
@@ -19,8 +20,9 @@ from benchmarks._measure import latency, throughput
 from benchmarks._memory import run_child
 from benchmarks._scripts import Check, Scripts, blocking_patterns, is_slow
 from benchmarks._systems import OursSystem, make_system
+from benchmarks._web import w8_web
 
-__all__ = ["WORKLOADS"]
+__all__ = ["WORKLOADS", "ours_w1_rate"]
 
 # Sizes and per-size rounds (messages per user after the first); the full run aims at a few
 # seconds per system, the quick run at well under a second for ours.
@@ -57,6 +59,11 @@ def _max_rate(ctx: Context, name: str) -> float | None:
         system = make_system(name)
         throughput(ctx, "W2-calibration", name, system, _CALIBRATION_SESSIONS, rounds=5, budget=3.0)
     return ctx.max_rates.get(key)
+
+
+def ours_w1_rate(ctx: Context) -> float | None:
+    """Return ours' W1 events/s at 1k sessions, measuring it briefly if W1 did not."""
+    return _max_rate(ctx, "ours")
 
 
 def w2_latency(ctx: Context) -> Entry:
@@ -299,4 +306,5 @@ WORKLOADS: dict[str, Callable[[Context], Entry]] = {
     "W4": w4_blocking,
     "W5": w5_activation,
     "W6": w6_durability,
+    "W8": w8_web,
 }

@@ -6,7 +6,9 @@ BOT is ``path/to/bot.py`` or ``package.module``, exposing a module-level ``bot``
 - ``chat``: talk to the bot in the terminal, as one session;
 - ``check-isolation``: run users alone and together and report any user whose conversation
   changes because others are active (exit 1 when one does);
-- ``serve``: serve a bot over WebSocket and HTTP with a chat page (``runtime._cli_serve``).
+- ``serve``: serve a bot over WebSocket and HTTP with a chat page (``runtime._cli_serve``);
+- ``loadtest``: drive a served bot with many WebSocket clients and report throughput, latency,
+  lost and crossed replies, and (``--bot``) isolation (``runtime._cli_loadtest``).
 
 Each verb is an ``_add_<verb>`` function that adds its subparser and sets its ``handler``
 (and, for checks that span several arguments, a ``check_arguments``); ``serve`` and ``loadtest``
@@ -32,6 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TypeAlias
 
 from runtime import __version__
+from runtime._cli_loadtest import add_loadtest
 from runtime._cli_serve import add_serve
 from runtime._loader import load_bot
 from runtime.errors import BotDefinitionError, BotLoadError, StoreError
@@ -355,4 +358,9 @@ def _print_text(text: str) -> None:
         print(text.encode(encoding, "backslashreplace").decode(encoding))
 
 
-_VERBS: tuple[Callable[[_SubParsers], None], ...] = (_add_chat, _add_check_isolation, add_serve)
+_VERBS: tuple[Callable[[_SubParsers], None], ...] = (
+    _add_chat,
+    _add_check_isolation,
+    add_serve,
+    add_loadtest,
+)
