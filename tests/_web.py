@@ -113,9 +113,8 @@ class WsClient:
         return self.until("session")
 
     def ask(self, text: str, frame_id: str) -> list[str]:
-        """Send a message; return the texts of its replies (after its ack)."""
+        """Send a message; return the texts of its replies (its ack, if any, is skipped)."""
         self.send({"type": "message", "text": text, "id": frame_id})
-        self.until("ack", in_reply_to=frame_id)
         frame = self.until("replies", in_reply_to=frame_id)
         return [reply["text"] for reply in frame["replies"]]
 

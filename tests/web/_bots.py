@@ -8,7 +8,8 @@ from typing import Any
 from runtime import Bot, Session
 
 
-def make_web_bot() -> Bot:
+def make_web_bot(release: threading.Event | None = None) -> Bot:
+    """The test bot; "wait for me" blocks its turn until ``release`` is set."""
     bot = Bot("web")
     start = bot.new_state("start", initial=True)
     echo = bot.new_state("echo")
@@ -17,6 +18,13 @@ def make_web_bot() -> Bot:
     pinged = bot.new_state("pinged")
     rich_intent = bot.new_intent("rich_intent", ["show me something rich"])
     broken_intent = bot.new_intent("broken_intent", ["break the turn"])
+    wait_intent = bot.new_intent("wait_intent", ["wait for me"])
+    waiting = bot.new_state("waiting")
+
+    def waiting_body(session: Session) -> None:
+        assert release is not None
+        assert release.wait(30), "the test never released the turn"
+        session.reply("done waiting")
 
     def start_body(session: Session) -> None:
         if session.get("started") is None:
@@ -50,9 +58,11 @@ def make_web_bot() -> Bot:
     start.set_body(start_body)
     start.when_intent_matched_go_to(rich_intent, rich)
     start.when_intent_matched_go_to(broken_intent, broken)
+    start.when_intent_matched_go_to(wait_intent, waiting)
     start.when_event_go_to(ping_event, pinged, {})
     start.when_no_intent_matched_go_to(echo)
-    for state, body in ((echo, echo_body), (rich, rich_body), (broken, broken_body)):
+    states = ((echo, echo_body), (rich, rich_body), (broken, broken_body), (waiting, waiting_body))
+    for state, body in states:
         state.set_body(body)
         state.go_to(start)
     pinged.set_body(pinged_body)

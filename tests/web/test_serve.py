@@ -165,6 +165,7 @@ async def _client(
                     if len(acked) >= CLIENTS * PIPELINED:
                         enough.set()
                 elif frame["type"] == "replies" and frame["in_reply_to"]:
+                    acked.add(frame["in_reply_to"])  # replies imply the ack (it may be left out)
                     answered.add(frame["in_reply_to"])
                     await send_one()
         except websockets.ConnectionClosed:

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import socket
+import threading
 from collections.abc import Iterator
 
 import httpx
@@ -22,6 +23,25 @@ from runtime.platforms.web import WebSettings, _connection
 def web() -> Iterator[LiveServer]:
     with Runtime(make_web_bot()) as rt, live_server(rt) as srv:
         yield srv
+
+
+def test_a_slow_turn_is_acknowledged_then_shown_typing_then_answered() -> None:
+    release = threading.Event()
+    with (
+        Runtime(make_web_bot(release)) as rt,
+        live_server(rt) as srv,
+        WsClient(srv.ws_url + "/ws") as client,
+    ):
+        client.start()
+        client.send({"type": "message", "text": "wait for me", "id": "slow"})
+        frames = [client.recv()]  # the opening's replies or the ack, whichever first
+        while frames[-1].get("type") != "typing":
+            frames.append(client.recv())
+        assert {"type": "ack", "in_reply_to": "slow"} in frames
+        assert frames[-1] == {"type": "typing", "on": True}
+        release.set()
+        assert client.until("replies", in_reply_to="slow")["replies"][0]["text"] == "done waiting"
+        assert client.recv() == {"type": "typing", "on": False}
 
 
 def test_a_message_is_acknowledged_then_answered_with_its_id(web: LiveServer) -> None:
@@ -123,7 +143,6 @@ def test_a_failed_turn_is_an_error_frame_and_the_connection_goes_on(web: LiveSer
     with WsClient(web.ws_url + "/ws") as client:
         client.start()
         client.send({"type": "message", "text": "break the turn", "id": "b"})
-        client.until("ack", in_reply_to="b")
         error = client.until("error", in_reply_to="b")
         assert error["code"] == "bad_value"
         assert "lock" in error["message"]

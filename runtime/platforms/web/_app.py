@@ -67,7 +67,11 @@ def create_app(runtime: Runtime, settings: WebSettings | None = None) -> FastAPI
     async def page() -> HTMLResponse:
         return HTMLResponse(index, headers=_PAGE_HEADERS)
 
-    @app.get("/health", tags=["operations"])
+    @app.get(
+        "/health",
+        tags=["operations"],
+        responses={503: {"description": "draining: the server is shutting down"}},
+    )
     async def health() -> JSONResponse:
         """Whether the server takes events: 200 ``ok``, or 503 ``draining`` on shutdown."""
         stats = runtime.stats()
@@ -79,7 +83,12 @@ def create_app(runtime: Runtime, settings: WebSettings | None = None) -> FastAPI
         }
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
-    @app.get("/metrics", tags=["operations"], response_class=Response)
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+    )
     async def metrics() -> Response:
         """Prometheus metrics in the text exposition format."""
         return Response(generate_latest(gate.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -22,7 +22,7 @@ import orjson
 from runtime.bot import File
 from runtime.event import Event, TurnKind
 from runtime.platforms.web._connection import Connection
-from runtime.platforms.web._frames import FrameError
+from runtime.platforms.web._frames import FrameError, base64_size
 from runtime.platforms.web._render import bbf_payload
 
 __all__ = ["BbfConnection"]
@@ -114,7 +114,7 @@ def _file(message: object, max_bytes: int) -> File:
         raise FrameError("bad_frame", "user_file needs a name and base64 content")
     if mime is not None and not isinstance(mime, str):
         raise FrameError("bad_frame", "user_file's type must be a str")
-    if len(data) * 3 // 4 > max_bytes:
+    if base64_size(data) > max_bytes:
         raise FrameError("too_large", f"the file is over {max_bytes} bytes")
     try:
         return File(file_name=name[:255], file_type=mime or None, file_base64=data)

@@ -32,14 +32,10 @@ from runtime.errors import RuntimeStoppedError, describe_exception
 from runtime.event import Event, TurnKind
 from runtime.log import get_logger
 from runtime.platforms.web._frames import dump
-from runtime.platforms.web._gate import Gate, error_code
-from runtime.replies import typed
+from runtime.platforms.web._gate import TYPING_AFTER, Gate, error_code
 from runtime.subscriptions import Subscription
 
 __all__ = ["Connection"]
-
-TYPING_AFTER = 0.3
-"""Seconds a turn may take before the client is told the bot is typing."""
 
 MAX_OUTBOX = 10_000
 """Frames waiting for a client that does not read them before its connection is closed."""
@@ -65,13 +61,20 @@ class Connection:
         self.runtime = gate.runtime
         self.session_id: str | None = None
         self.limiter = gate.limiter()
-        self._loop = asyncio.get_running_loop()
-        self._outbox: asyncio.Queue[str | None] = asyncio.Queue()
+        self._inbox = gate.inbox()
+        # (frame text, the turn it acknowledges, the turn it answers): see _write.
+        self._outbox: asyncio.Queue[tuple[str, int, int] | None] = asyncio.Queue()
         self._subscription: Subscription | None = None
-        # id(event) -> (event, client id, start time): this connection's turns not settled.
-        self._pending: dict[int, tuple[Event, str | None, float]] = {}
-        self._typing: asyncio.TimerHandle | None = None
+        # id(event) -> (event, client id, start time, turn number): this connection's turns
+        # not settled yet. Only the loop changes it; a session's thread only looks keys up.
+        self._pending: dict[int, tuple[Event, str | None, float, int]] = {}
+        self._turns = 0
         self._typing_shown = False
+        metrics = gate.metrics
+        self._events_counted = {
+            kind: metrics.events.labels(kind.value, self.protocol) for kind in TurnKind
+        }
+        self._latency = metrics.latency.labels(self.protocol)
         self._closed = False
         self._close_task: asyncio.Future[None] | None = None
         self._log = get_logger(protocol=self.protocol)
@@ -123,8 +126,7 @@ class Connection:
             gauge.dec()
             self._closed = True
             self._cancel_subscription()
-            if self._typing is not None:
-                self._typing.cancel()
+            self.gate.typing.unwatch(self)
             self._outbox.put_nowait(None)
             with contextlib.suppress(Exception):
                 await writer
@@ -157,20 +159,30 @@ class Connection:
             await self.on_text(text)
 
     async def _write(self) -> None:
+        """Send queued frames in order; an ``ack`` whose turn's answer is queued too is left
+        out (the answer implies it): under load that saves a frame per message."""
         send = self.websocket.send_text
-        get = self._outbox.get
+        outbox = self._outbox
         while True:
-            text = await get()
-            if text is None:
-                return
-            try:
-                await send(text)
-            except Exception:  # the client is gone: drop what is left
-                self._closed = True
-                return
+            batch = [await outbox.get()]
+            while not outbox.empty():
+                batch.append(outbox.get_nowait())
+            answered = {item[2] for item in batch if item is not None and item[2]}
+            for item in batch:
+                if item is None:
+                    return
+                text, acks, _ = item
+                if acks and acks in answered:
+                    continue
+                try:
+                    await send(text)
+                except Exception:  # the client is gone: drop what is left
+                    self._closed = True
+                    return
 
-    def send(self, frame: dict[str, Any]) -> None:
-        """Queue one frame for the client.
+    def send(self, frame: dict[str, Any], *, acks: int = 0, answers: int = 0) -> None:
+        """Queue one frame for the client (``acks``/``answers``: the turn number it
+        acknowledges or answers, for :meth:`_write`).
 
         A client that reads nothing while its session keeps replying would make the queue
         grow without end: past :data:`MAX_OUTBOX` frames the connection is closed (code 1013,
@@ -184,7 +196,7 @@ class Connection:
             self._log.warning("slow_client_closed", session_id=self.session_id, queued=MAX_OUTBOX)
             self._close_task = asyncio.ensure_future(self._close_slow())
             return
-        self._outbox.put_nowait(dump(frame))
+        self._outbox.put_nowait((dump(frame), acks, answers))
 
     async def _close_slow(self) -> None:
         with contextlib.suppress(Exception):  # already gone
@@ -214,77 +226,84 @@ class Connection:
             self.refuse("shutting_down", "the server is shutting down; resend later", client_id)
             return False
         key = id(event)
-        self._pending[key] = (event, client_id, time.perf_counter())
+        self._turns += 1
+        turn = self._turns
+        pending = self._pending
+        pending[key] = (event, client_id, time.perf_counter(), turn)
         try:
             future = self.runtime.submit(event)
         except RuntimeStoppedError:
-            del self._pending[key]
+            del pending[key]
             self.refuse("shutting_down", "the server is shutting down; resend later", client_id)
             return False
         self.gate.turn_started()
-        self.gate.metrics.events.labels(_KIND_NAME[event.kind], self.protocol).inc()
+        self._events_counted[event.kind].inc()
         future.add_done_callback(partial(self._settled_elsewhere, event))
         if event.kind is not _OPEN and not (future.done() and future.exception() is not None):
             ack = self.ack_frame(client_id)
             if ack is not None:
-                self.send(ack)
-        if self.typing_frames and self._typing is None and not self._typing_shown:
-            self._typing = self._loop.call_later(TYPING_AFTER, self._typing_on)
+                self.send(ack, acks=turn)
+        if self.typing_frames and len(pending) == 1:
+            self.gate.typing.watch(self)
         return True
 
     # Called on a session's worker thread: hand over to the loop, never block.
     def _committed_elsewhere(self, event: Event, replies: list[str]) -> None:
+        if id(event) in self._pending:
+            # One of ours: its future's callback comes next on the same thread and carries
+            # it, in the same order; one hand-over to the loop per turn, not two.
+            return
         self._call_soon(self._committed, event, replies)
 
     def _settled_elsewhere(self, event: Event, future: Future[list[str]]) -> None:
         self._call_soon(self._settled, event, future)
 
     def _call_soon(self, callback: Callable[..., object], *args: object) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to tell
-            self._loop.call_soon_threadsafe(callback, *args)
+        self._inbox.call(callback, *args)
 
     # On the loop, in turn order.
     def _committed(self, event: Event, replies: list[str]) -> None:
-        entry = self._pending.pop(id(event), None)
-        in_reply_to = None
-        if entry is not None:
-            in_reply_to = entry[1]
-            self._ended(entry[2])
+        """A turn this connection did not send (a webhook, another device, the opening)."""
         if replies or event.kind is not _OPEN:  # an opening with nothing to say: no frame
-            for frame in self.replies_frame(in_reply_to, replies):
+            for frame in self.replies_frame(None, replies):
                 self.send(frame)
 
     def _settled(self, event: Event, future: Future[list[str]]) -> None:
+        """One of this connection's turns ended: its replies, or its error."""
         entry = self._pending.pop(id(event), None)
         if entry is None:
-            return  # committed: its replies went out with _committed
-        _, client_id, started = entry
-        self._ended(started)
-        exc = future.exception()
-        if exc is None:  # a resend of a committed id: the stored replies, not published
-            typed_result = getattr(future, "typed_result", None)
-            replies = typed_result() if typed_result is not None else typed(future.result())
-            for frame in self.replies_frame(client_id, replies):
-                self.send(frame)
             return
-        code = error_code(exc)
-        self.gate.metrics.turn_failures.labels(code).inc()
-        extra = {"retry_after": 1.0} if code == "overloaded" else {}
-        self.send(self.error_frame(code, describe_exception(exc), client_id, **extra))
+        _, client_id, started, turn = entry
+        exc = future.exception()
+        if exc is None:
+            # Every reply, rich ones included (runtime._future: the full list is kept as
+            # _typed when it has rich replies; else the result is the full list).
+            replies: list[str] = getattr(future, "_typed", None) or future.result()
+            if replies or event.kind is not _OPEN or client_id is not None:
+                for frame in self.replies_frame(client_id, replies):
+                    self.send(frame, answers=turn)
+        else:
+            code = error_code(exc)
+            self.gate.metrics.turn_failures.labels(code).inc()
+            extra = {"retry_after": 1.0} if code == "overloaded" else {}
+            message = describe_exception(exc)
+            self.send(self.error_frame(code, message, client_id, **extra), answers=turn)
+        self._ended(started)
 
     def _ended(self, started: float) -> None:
         self.gate.turn_ended()
-        self.gate.metrics.latency.labels(self.protocol).observe(time.perf_counter() - started)
+        self._latency.observe(time.perf_counter() - started)
         if not self._pending and self.typing_frames:
-            if self._typing is not None:
-                self._typing.cancel()
-                self._typing = None
+            self.gate.typing.unwatch(self)
             if self._typing_shown:
                 self._typing_shown = False
                 self.send({"type": "typing", "on": False})
 
-    def _typing_on(self) -> None:
-        self._typing = None
-        if self._pending and not self._closed:
+    def check_typing(self, now: float) -> None:
+        """Tell the client the bot is typing if its oldest turn has run TYPING_AFTER s."""
+        if self._typing_shown or self._closed or not self._pending:
+            return
+        oldest = next(iter(self._pending.values()))[2]
+        if now - oldest >= TYPING_AFTER:
             self._typing_shown = True
             self.send({"type": "typing", "on": True})

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from runtime.bot import File
 from runtime.errors import RuntimeStoppedError, StoreError
 from runtime.event import MAX_ID_LENGTH, Event, TurnKind, make_received
+from runtime.platforms.web._frames import base64_size
 from runtime.platforms.web._gate import Gate, error_code
 from runtime.platforms.web._history import history_entries
 from runtime.platforms.web._render import reply_dicts
@@ -36,8 +38,8 @@ class _JsonRequest(Request):
     """A request whose JSON body orjson parses, as the WebSocket frames are parsed.
 
     Python's ``json`` (FastAPI's default) takes escaped lone surrogates (``"\\ud800"``), which
-    reached the bot and made the reply unwritable (a 500, and a session whose history could
-    not be sent any more), and raises RecursionError on deep nesting (a bare 400). orjson
+    reached the bot, came back in replies that no UTF-8 can carry and made a 500 (and a 422
+    showing one was a 500 too); it raises RecursionError on deep nesting (a bare 400). orjson
     refuses both with a ``JSONDecodeError``, which FastAPI answers with its 422.
     """
 
@@ -48,11 +50,21 @@ class _JsonRequest(Request):
 
 
 class _JsonRoute(APIRoute):
+    """A route that reads JSON bodies with :class:`_JsonRequest` and always answers a 422."""
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def strict_json(request: Request) -> Response:
-            return await handler(_JsonRequest(request.scope, request.receive))
+            try:
+                return await handler(_JsonRequest(request.scope, request.receive))
+            except RequestValidationError as exc:
+                # The 422 shows each error's input, and a body sent without a JSON content
+                # type is bytes, which FastAPI decodes as UTF-8 to show: other bytes were a 500.
+                for error in exc.errors():
+                    if isinstance(error.get("input"), bytes):
+                        error["input"] = error["input"].decode("utf-8", "replace")
+                raise
 
         return strict_json
 
@@ -262,7 +274,7 @@ async def send_message(request: Request, session_id: Session, body: MessageIn) -
 async def send_file(request: Request, session_id: Session, body: FileIn) -> dict[str, Any]:
     """Send a file (base64); returns the replies of its turn."""
     gate = _gate(request)
-    if len(body.base64) * 3 // 4 > gate.settings.max_file_bytes:
+    if base64_size(body.base64) > gate.settings.max_file_bytes:
         raise ApiError("too_large", f"the file is over {gate.settings.max_file_bytes} bytes")
     try:
         file = File(file_name=body.name, file_type=body.type or None, file_base64=body.base64)

@@ -91,9 +91,8 @@ class WebConnection(Connection):
                 frame.id,
             )
             return
-        if session_id == self.session_id:
-            return
-        self.attach(session_id)  # before the snapshot: no turn falls between the two
+        if session_id != self.session_id:
+            self.attach(session_id)  # before the snapshot: no turn falls between the two
         try:
             snapshot = await asyncio.to_thread(self.runtime.snapshot, session_id)
         except (RuntimeStoppedError, StoreError, TimeoutError) as exc:
