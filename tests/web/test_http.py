@@ -134,6 +134,9 @@ def test_limits_over_http() -> None:
         assert limited.status_code == 429
         assert limited.json()["error"] == "rate_limited"
         assert int(limited.headers["retry-after"]) >= 1
+        another = http.post("/api/sessions")  # new sessions are limited per client address
+        assert another.status_code == 429
+        assert another.json()["error"] == "rate_limited"
 
 
 def test_health_and_openapi(http: httpx.Client) -> None:

@@ -6,11 +6,13 @@ event: this connection, an HTTP webhook, another device on the same token. Each 
 submits itself is remembered until its turn settles, so its replies go out marked with the
 client's id and a failed turn becomes an ``error`` frame with that id.
 
-Everything that comes from a session's worker thread (the subscription callback, the
-future's done callback) is handed to the event loop with ``call_soon_threadsafe``, and both
-are called on the session's thread in turn order (the subscription right after the commit,
-then the future), so the loop sees them in turn order too. The loop never waits on a turn.
-Frames go out through one queue and one writer task, in the order they were made.
+A session's worker thread calls the subscription right after each commit, then the future's
+done callback, in turn order. A turn this connection sent is delivered through its future
+(which also carries a failure or a resend's stored replies), any other through the
+subscription: one hand-over to the loop per turn either way, through the gateway's
+``LoopInbox`` (in order, one loop wake-up per batch), so the loop sees the turns in turn order
+too. The loop never waits on a turn. Frames go out through one queue and one writer task, in
+the order they were made.
 
 Subclasses speak a protocol: :meth:`on_text` handles one client frame; ``replies_frame``,
 ``error_frame`` and ``ack_frame`` shape what goes out.
@@ -274,7 +276,11 @@ class Connection:
         if entry is None:
             return
         _, client_id, started, turn = entry
-        exc = future.exception()
+        exc = (
+            future.exception()
+            if not future.cancelled()
+            else RuntimeStoppedError("the turn was cancelled before it ran")
+        )
         if exc is None:
             # Every reply, rich ones included (runtime._future: the full list is kept as
             # _typed when it has rich replies; else the result is the full list).

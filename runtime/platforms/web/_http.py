@@ -254,8 +254,15 @@ def _check_text(gate: Gate, text: str) -> None:
 
 @router.post("/sessions", status_code=201, response_model=SessionOut, responses=_ERRORS)
 async def start_session(request: Request) -> dict[str, Any]:
-    """Start a new session: returns its token and the initial body's replies."""
+    """Start a new session: returns its token and the initial body's replies.
+
+    Limited per client address (the gateway's rate), so no one client can fill the store."""
     gate = _gate(request)
+    address = request.client.host if request.client is not None else "unknown"
+    wait = gate.http_limiter(f"address:{address}").take()
+    if wait:
+        gate.metrics.refused.labels("rate_limited").inc()
+        raise ApiError("rate_limited", "too many new sessions: slow down", retry_after=wait)
     token, session_id = gate.tokens.issue()
     replies = await _turn(gate, Event(session_id, TurnKind.OPEN), limited=False)
     return {"token": token, "replies": replies}
