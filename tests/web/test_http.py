@@ -116,7 +116,13 @@ def test_bad_bodies_get_422_and_say_what_is_wrong(http: httpx.Client) -> None:
 
 def test_limits_over_http() -> None:
     settings = WebSettings(
-        max_text_chars=5, max_file_bytes=10, max_frame_bytes=2000, rate=0.001, burst=1
+        max_text_chars=5,
+        max_file_bytes=10,
+        max_frame_bytes=2000,
+        rate=0.001,
+        burst=1,
+        session_rate=0.001,
+        session_burst=1,
     )
     with (
         Runtime(make_web_bot()) as rt,
@@ -129,6 +135,9 @@ def test_limits_over_http() -> None:
         assert too_long.json()["error"] == "too_large"
         huge = http.post("/api/messages", content=b"x" * 5000, headers=auth)
         assert huge.status_code == 413
+        streamed = http.post("/api/messages", content=iter([b"x" * 1500] * 2), headers=auth)
+        assert streamed.status_code == 413  # chunked: no content-length to check first
+        assert streamed.json()["error"] == "too_large"
         assert texts(http.post("/api/messages", json={"text": "a"}, headers=auth)) == ["#1 a"]
         limited = http.post("/api/messages", json={"text": "b"}, headers=auth)
         assert limited.status_code == 429

@@ -133,15 +133,24 @@ CLIENTS = 16
 PIPELINED = 20  # messages each client sends at once, then one more per reply
 
 
-async def _client(
-    url: str,
-    n: int,
-    acked: set[str],
-    answered: set[str],
-    tokens: list[str],
-    *,
-    enough: asyncio.Event,
-) -> None:
+class Tally:
+    """What the clients sent, saw acknowledged (an ack, or the replies that imply it) and saw
+    answered."""
+
+    def __init__(self) -> None:
+        self.sent: set[str] = set()
+        self.acked: set[str] = set()
+        self.answered: set[str] = set()
+        self.tokens: list[str] = []
+        self.enough = asyncio.Event()
+
+    def ack(self, frame_id: str) -> None:
+        self.acked.add(frame_id)
+        if len(self.acked) >= CLIENTS * PIPELINED:
+            self.enough.set()
+
+
+async def _client(url: str, n: int, tally: Tally) -> None:
     """Keep PIPELINED messages in flight; record acks and replies until the server closes."""
     async with websockets.connect(url + "/ws") as ws:
         sent = 0
@@ -149,7 +158,9 @@ async def _client(
         async def send_one() -> None:
             nonlocal sent
             text = ("hi", "great", "hello", "bad")[sent % 4]
-            await ws.send(json.dumps({"type": "message", "text": text, "id": f"{n}-{sent}"}))
+            frame_id = f"{n}-{sent}"
+            tally.sent.add(frame_id)
+            await ws.send(json.dumps({"type": "message", "text": text, "id": frame_id}))
             sent += 1
 
         await ws.send(json.dumps({"type": "resume", "token": None}))
@@ -157,16 +168,14 @@ async def _client(
             async for raw in ws:
                 frame = json.loads(raw)
                 if frame["type"] == "session":
-                    tokens.append(frame["token"])
+                    tally.tokens.append(frame["token"])
                     for _ in range(PIPELINED):
                         await send_one()
                 elif frame["type"] == "ack":
-                    acked.add(frame["in_reply_to"])
-                    if len(acked) >= CLIENTS * PIPELINED:
-                        enough.set()
+                    tally.ack(frame["in_reply_to"])
                 elif frame["type"] == "replies" and frame["in_reply_to"]:
-                    acked.add(frame["in_reply_to"])  # replies imply the ack (it may be left out)
-                    answered.add(frame["in_reply_to"])
+                    tally.ack(frame["in_reply_to"])  # replies imply the ack (it may be left out)
+                    tally.answered.add(frame["in_reply_to"])
                     await send_one()
         except websockets.ConnectionClosed:
             pass
@@ -175,28 +184,25 @@ async def _client(
 @pytest.mark.slow
 def test_sigterm_during_load_loses_no_acknowledged_message(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    acked: set[str] = set()
-    answered: set[str] = set()
-    tokens: list[str] = []
+    tally = Tally()
 
     async def load(url: str, process: subprocess.Popen[str]) -> None:
-        enough = asyncio.Event()
-        clients = [
-            asyncio.create_task(
-                _client(url.replace("http", "ws"), n, acked, answered, tokens, enough=enough)
-            )
-            for n in range(CLIENTS)
-        ]
-        await enough.wait()  # messages are in flight on every connection
+        ws_url = url.replace("http", "ws")
+        clients = [asyncio.create_task(_client(ws_url, n, tally)) for n in range(CLIENTS)]
+        # Messages in flight on every connection (bounded: a dead server fails, not hangs).
+        await asyncio.wait_for(tally.enough.wait(), 60)
         process.send_signal(signal.SIGTERM)
         await asyncio.gather(*clients)
 
     with serving(data) as (process, url):
         asyncio.run(load(url, process))
         assert process.wait(60) == 0
+    tokens, acked = tally.tokens, tally.acked
     assert len(tokens) == CLIENTS
-    assert answered <= acked
     assert len(acked) >= CLIENTS * PIPELINED
+    assert acked <= tally.sent
+    # The drain let every accepted turn finish and wrote its replies before closing.
+    assert tally.answered == acked
     # Every acknowledged message was committed: it is in its session's message_id memory.
     secret = (data / "secret.key").read_bytes()
     session_of = SessionTokens(secret).session_id
@@ -213,4 +219,4 @@ def test_sigterm_during_load_loses_no_acknowledged_message(tmp_path: Path) -> No
     finally:
         store.close()
     assert acked - committed == set(), f"{len(acked - committed)} acknowledged messages lost"
-    print(f"{len(acked)} acknowledged, {len(answered)} answered before the drain closed them")
+    print(f"{len(acked)} of {len(tally.sent)} messages acknowledged, all committed and answered")

@@ -114,6 +114,7 @@ def test_turns_sent_from_elsewhere_are_pushed_in_turn_order(web: LiveServer) -> 
 def test_two_connections_on_one_token_both_see_every_turn(web: LiveServer) -> None:
     with WsClient(web.ws_url + "/ws") as phone:
         token = phone.start()["token"]
+        phone.until("replies")  # the opening, before the laptop subscribes
         with WsClient(web.ws_url + "/ws") as laptop:
             laptop.start(token)
             assert phone.ask("from the phone", "p1") == ["#1 from the phone"]
@@ -147,6 +148,16 @@ def test_a_failed_turn_is_an_error_frame_and_the_connection_goes_on(web: LiveSer
         assert error["code"] == "bad_value"
         assert "lock" in error["message"]
         assert client.ask("still here", "s") == ["#1 still here"]  # nothing of it committed
+
+
+def test_a_reply_utf_8_cannot_carry_still_reaches_the_client(web: LiveServer) -> None:
+    with WsClient(web.ws_url + "/ws") as client:
+        client.start()
+        client.send({"type": "message", "text": "send odd text", "id": "odd"})
+        frame = client.until("replies", in_reply_to="odd")
+        assert frame["replies"] == [{"kind": "text", "text": "caf\udce9"}]  # JSON's escape
+        assert client.ask("after", "a") == ["#1 after"]
+    assert web.gate.in_flight == 0  # the turn was counted as ended: a drain would not wait
 
 
 @pytest.mark.parametrize(
@@ -211,6 +222,21 @@ def test_a_connection_over_its_rate_is_told_to_wait() -> None:
         with WsClient(srv.ws_url + "/ws") as other:  # a limit per connection
             other.start()
             assert other.ask("d", "4") == ["#1 d"]
+
+
+def test_new_sessions_are_limited_per_client_address() -> None:
+    settings = WebSettings(session_rate=0.001, session_burst=2)
+    with Runtime(make_web_bot()) as rt, live_server(rt, settings) as srv:
+        with WsClient(srv.ws_url + "/ws") as first, WsClient(srv.ws_url + "/ws") as second:
+            first.start()
+            token = second.start()["token"]
+            with WsClient(srv.ws_url + "/ws") as third:
+                third.send({"type": "message", "text": "hi", "id": "t"})
+                error = third.until("error")
+                assert error["code"] == "rate_limited"
+                assert error["retry_after"] > 0
+                assert third.start(token)["resumed"] is True  # resuming is not a new session
+        assert len(rt.session_ids()) == 2
 
 
 def test_browser_pages_from_other_origins_are_refused_at_the_handshake(web: LiveServer) -> None:
@@ -301,10 +327,11 @@ class SilentClient:
         self.sock.close()
 
 
+@pytest.mark.parametrize(("bound", "value"), [("MAX_OUTBOX", 8), ("MAX_OUTBOX_BYTES", 1_000_000)])
 def test_a_client_that_reads_nothing_is_closed_and_can_resume(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, bound: str, value: int
 ) -> None:
-    monkeypatch.setattr(_connection, "MAX_OUTBOX", 8)
+    monkeypatch.setattr(_connection, bound, value)  # frames, or bytes (~100 KB a frame)
     settings = WebSettings(max_text_chars=100_000, rate=1000.0, burst=1000)
     big = "x" * 100_000  # each pushed reply is ~100 KB: socket buffers fill after a few
     with Runtime(make_web_bot()) as rt, live_server(rt, settings) as srv:

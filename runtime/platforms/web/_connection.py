@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -41,6 +42,10 @@ __all__ = ["Connection"]
 
 MAX_OUTBOX = 10_000
 """Frames waiting for a client that does not read them before its connection is closed."""
+
+MAX_OUTBOX_BYTES = 32 * 1024 * 1024
+"""Bytes of frames waiting for such a client before its connection is closed (replies with
+files and images are large: a count alone does not bound the memory)."""
 
 _KIND_NAME = {kind: kind.value for kind in TurnKind}
 _OPEN = TurnKind.OPEN
@@ -64,6 +69,10 @@ class Connection:
         self.session_id: str | None = None
         self.limiter = gate.limiter()
         self._inbox = gate.inbox()
+        self._loop_thread = threading.get_ident()
+        # Keys of this connection's turns whose commit was handed over by the subscription
+        # (sessions' threads add and remove them; see _committed_elsewhere).
+        self._delivered: set[int] = set()
         # (frame text, the turn it acknowledges, the turn it answers): see _write.
         self._outbox: asyncio.Queue[tuple[str, int, int] | None] = asyncio.Queue()
         self._subscription: Subscription | None = None
@@ -78,6 +87,7 @@ class Connection:
         }
         self._latency = metrics.latency.labels(self.protocol)
         self._closed = False
+        self._queued_bytes = 0  # characters of the frames in the outbox (about their bytes)
         self._close_task: asyncio.Future[None] | None = None
         self._log = get_logger(protocol=self.protocol)
 
@@ -118,6 +128,7 @@ class Connection:
         metrics.connections_opened.labels(self.protocol).inc()
         gauge = metrics.connections.labels(self.protocol)
         gauge.inc()
+        self.gate.opened(self)
         writer = asyncio.create_task(self._write())
         try:
             await self.on_open()
@@ -126,6 +137,7 @@ class Connection:
             pass
         finally:
             gauge.dec()
+            self.gate.closed(self)
             self._closed = True
             self._cancel_subscription()
             self.gate.typing.unwatch(self)
@@ -170,35 +182,54 @@ class Connection:
             while not outbox.empty():
                 batch.append(outbox.get_nowait())
             answered = {item[2] for item in batch if item is not None and item[2]}
-            for item in batch:
-                if item is None:
-                    return
-                text, acks, _ = item
-                if acks and acks in answered:
-                    continue
-                try:
-                    await send(text)
-                except Exception:  # the client is gone: drop what is left
-                    self._closed = True
-                    return
+            try:
+                for item in batch:
+                    if item is None:
+                        return
+                    text, acks, _ = item
+                    self._queued_bytes -= len(text)
+                    if acks and acks in answered:
+                        continue
+                    try:
+                        await send(text)
+                    except Exception:  # the client is gone: drop what is left
+                        self._closed = True
+                        return
+            finally:
+                for _ in batch:
+                    outbox.task_done()
+
+    async def flush(self) -> None:
+        """Wait until every frame queued so far is written (or the client is gone)."""
+        if not self._closed:
+            await self._outbox.join()
 
     def send(self, frame: dict[str, Any], *, acks: int = 0, answers: int = 0) -> None:
         """Queue one frame for the client (``acks``/``answers``: the turn number it
         acknowledges or answers, for :meth:`_write`).
 
         A client that reads nothing while its session keeps replying would make the queue
-        grow without end: past :data:`MAX_OUTBOX` frames the connection is closed (code 1013,
-        "try again later"); the client reconnects and resumes, and its history is intact.
+        grow without end: past :data:`MAX_OUTBOX` frames or :data:`MAX_OUTBOX_BYTES` the
+        connection is closed (code 1013, "try again later"); the client reconnects and
+        resumes, and its history is intact. One frame alone is always let through.
         """
         if self._closed:
             return
-        if self._outbox.qsize() >= MAX_OUTBOX:
+        text = dump(frame)
+        queued = self._outbox.qsize()
+        if queued and (queued >= MAX_OUTBOX or self._queued_bytes + len(text) > MAX_OUTBOX_BYTES):
             self._closed = True
             self.gate.metrics.refused.labels("slow_client").inc()
-            self._log.warning("slow_client_closed", session_id=self.session_id, queued=MAX_OUTBOX)
+            self._log.warning(
+                "slow_client_closed",
+                session_id=self.session_id,
+                queued=queued,
+                queued_bytes=self._queued_bytes,
+            )
             self._close_task = asyncio.ensure_future(self._close_slow())
             return
-        self._outbox.put_nowait((dump(frame), acks, answers))
+        self._queued_bytes += len(text)
+        self._outbox.put_nowait((text, acks, answers))
 
     async def _close_slow(self) -> None:
         with contextlib.suppress(Exception):  # already gone
@@ -249,16 +280,30 @@ class Connection:
             self.gate.typing.watch(self)
         return True
 
-    # Called on a session's worker thread: hand over to the loop, never block.
+    # Called on a session's worker thread: hand over to the loop, never block. For a turn it
+    # sent, the connection learns of the commit here first (the future's callback comes next,
+    # on the same thread); both paths hand over through the inbox, so the loop sees turns in
+    # the order the session committed them. A committed turn of ours is handed over here and
+    # its future's callback then does nothing: one hand-over per turn.
     def _committed_elsewhere(self, event: Event, replies: list[str]) -> None:
-        if id(event) in self._pending:
-            # One of ours: its future's callback comes next on the same thread and carries
-            # it, in the same order; one hand-over to the loop per turn, not two.
-            return
-        self._call_soon(self._committed, event, replies)
+        key = id(event)
+        if key in self._pending:  # read-only here; only the loop changes it
+            self._delivered.add(key)
+            self._call_soon(self._committed_own, event, replies)
+        else:
+            self._call_soon(self._committed, event, replies)
 
     def _settled_elsewhere(self, event: Event, future: Future[list[str]]) -> None:
-        self._call_soon(self._settled, event, future)
+        key = id(event)
+        if key in self._delivered:  # committed: _committed_elsewhere handed it over
+            self._delivered.discard(key)
+            return
+        if threading.get_ident() == self._loop_thread:
+            # The future settled before submit() added this callback, which then runs at
+            # once, on the loop: deliver now, ahead of any later turn already in the inbox.
+            self._settled(event, future)
+        else:
+            self._call_soon(self._settled, event, future)
 
     def _call_soon(self, callback: Callable[..., object], *args: object) -> None:
         self._inbox.call(callback, *args)
@@ -270,31 +315,44 @@ class Connection:
             for frame in self.replies_frame(None, replies):
                 self.send(frame)
 
-    def _settled(self, event: Event, future: Future[list[str]]) -> None:
-        """One of this connection's turns ended: its replies, or its error."""
+    def _committed_own(self, event: Event, replies: list[str]) -> None:
+        """A turn this connection sent was committed: its replies, marked with its id."""
         entry = self._pending.pop(id(event), None)
         if entry is None:
             return
         _, client_id, started, turn = entry
-        exc = (
-            future.exception()
-            if not future.cancelled()
-            else RuntimeStoppedError("the turn was cancelled before it ran")
-        )
-        if exc is None:
-            # Every reply, rich ones included (runtime._future: the full list is kept as
-            # _typed when it has rich replies; else the result is the full list).
-            replies: list[str] = getattr(future, "_typed", None) or future.result()
+        try:
             if replies or event.kind is not _OPEN or client_id is not None:
                 for frame in self.replies_frame(client_id, replies):
                     self.send(frame, answers=turn)
-        else:
-            code = error_code(exc)
-            self.gate.metrics.turn_failures.labels(code).inc()
-            extra = {"retry_after": 1.0} if code == "overloaded" else {}
-            message = describe_exception(exc)
-            self.send(self.error_frame(code, message, client_id, **extra), answers=turn)
-        self._ended(started)
+        finally:
+            self._ended(started)
+
+    def _settled(self, event: Event, future: Future[list[str]]) -> None:
+        """A turn this connection sent failed, or was a resend answered from memory."""
+        entry = self._pending.pop(id(event), None)
+        if entry is None:
+            return
+        _, client_id, started, turn = entry
+        try:
+            exc = (
+                future.exception()
+                if not future.cancelled()
+                else RuntimeStoppedError("the turn was cancelled before it ran")
+            )
+            if exc is None:  # a resend of a committed message_id: the stored replies
+                typed_result = getattr(future, "typed_result", None)
+                replies = typed_result() if typed_result is not None else future.result()
+                for frame in self.replies_frame(client_id, replies):
+                    self.send(frame, answers=turn)
+            else:
+                code = error_code(exc)
+                self.gate.metrics.turn_failures.labels(code).inc()
+                extra = {"retry_after": 1.0} if code == "overloaded" else {}
+                message = describe_exception(exc)
+                self.send(self.error_frame(code, message, client_id, **extra), answers=turn)
+        finally:
+            self._ended(started)
 
     def _ended(self, started: float) -> None:
         self.gate.turn_ended()

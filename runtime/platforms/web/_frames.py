@@ -33,11 +33,21 @@ Server to client:
   A reply is ``{"kind", "text", "content"?, "html"?}`` (``runtime.replies``).
 - ``{"type": "error", "code": str, "message": str, "in_reply_to": id | null,
   "retry_after"?: seconds}``: the frame was refused or its turn failed (nothing of it was
-  committed). The connection stays open.
+  committed). The connection stays open. Codes: refused frames ``bad_json``, ``bad_frame``,
+  ``unknown_type``, ``too_large``, ``rate_limited`` (no id: the frame was not read; resend
+  it after ``retry_after``), ``bad_token``, ``unavailable`` (the session cannot be loaded
+  now), ``shutting_down``; failed turns ``overloaded`` (with ``retry_after``), ``timeout``,
+  ``store_unavailable``, ``bad_value``, ``turn_failed``.
+
+After a ``resume``, a turn that commits while the history is read may come both in the
+``session`` frame's history and as a ``replies`` frame just before it. A client that lost
+its connection after an ``ack`` gets that turn's replies in the history on resume, or resends
+the frame with the same ``id`` (answered from the session, never run twice).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
@@ -90,8 +100,16 @@ def base64_size(data: str) -> int:
 
 
 def dump(frame: dict[str, Any]) -> str:
-    """Serialise a server frame."""
-    return orjson.dumps(frame).decode("utf-8")
+    """Serialise a server frame.
+
+    A bot may reply text that UTF-8 cannot carry (a lone surrogate, from a file name decoded
+    with ``surrogateescape``): orjson refuses it, and the frame is written with JSON's
+    ``\\udcff`` escapes instead, so it still reaches the client.
+    """
+    try:
+        return orjson.dumps(frame).decode("utf-8")
+    except orjson.JSONEncodeError:
+        return json.dumps(frame, separators=(",", ":"))  # ASCII: escapes what UTF-8 cannot
 
 
 def error_frame(

@@ -26,6 +26,7 @@ from runtime.platforms.web._metrics import GatewayMetrics
 from runtime.platforms.web._settings import WebSettings
 from runtime.platforms.web._tokens import SessionTokens
 from runtime.runtime import Runtime
+from runtime.session import SessionSnapshot
 
 __all__ = ["TYPING_AFTER", "Gate", "LoopInbox", "RateLimiter", "TypingTicker", "error_code"]
 
@@ -33,6 +34,9 @@ _log = get_logger()
 
 TYPING_AFTER = 0.3
 """Seconds a turn may take before the client is told the bot is typing."""
+
+MAX_SNAPSHOTS = 4
+"""Snapshots (history reads) running at once; more wait their turn."""
 
 
 def error_code(exc: BaseException) -> str:
@@ -75,6 +79,10 @@ class RateLimiter:
 
 class _Typing(Protocol):
     def check_typing(self, now: float) -> None: ...
+
+
+class _Flushable(Protocol):
+    async def flush(self) -> None: ...
 
 
 class TypingTicker:
@@ -150,7 +158,7 @@ class Gate:
         settings: the limits.
     """
 
-    _MAX_HTTP_LIMITERS = 100_000
+    _MAX_LIMITERS = 100_000
 
     def __init__(self, runtime: Runtime, settings: WebSettings) -> None:
         self.runtime = runtime
@@ -162,7 +170,9 @@ class Gate:
         self.in_flight = 0
         self._idle: asyncio.Event | None = None
         self._inbox: LoopInbox | None = None
-        self._http_limiters: OrderedDict[str, RateLimiter] = OrderedDict()
+        self._limiters: OrderedDict[str, RateLimiter] = OrderedDict()
+        self._snapshots = asyncio.Semaphore(MAX_SNAPSHOTS)
+        self._connections: set[_Flushable] = set()
 
     def inbox(self) -> LoopInbox:
         """The running loop's :class:`LoopInbox` (made on first use, on the loop)."""
@@ -175,16 +185,60 @@ class Gate:
         """A new rate limiter with the gateway's rate."""
         return RateLimiter(self.settings.rate, self.settings.burst)
 
-    def http_limiter(self, session_id: str) -> RateLimiter:
-        """The rate limiter of a session's HTTP requests (the most recent 100k are kept)."""
-        limiter = self._http_limiters.get(session_id)
+    def limiter_for(self, key: str) -> RateLimiter:
+        """The shared rate limiter of ``key`` (a session's HTTP calls, ``address:IP`` for new
+        sessions from one client address); the most recently used 100k are kept."""
+        limiter = self._limiters.get(key)
         if limiter is None:
-            limiter = self._http_limiters[session_id] = self.limiter()
-            if len(self._http_limiters) > self._MAX_HTTP_LIMITERS:
-                self._http_limiters.popitem(last=False)
+            limiter = self._limiters[key] = self.limiter()
+            if len(self._limiters) > self._MAX_LIMITERS:
+                self._limiters.popitem(last=False)
         else:
-            self._http_limiters.move_to_end(session_id)
+            self._limiters.move_to_end(key)
         return limiter
+
+    def allow_new_session(self, address: str | None) -> float:
+        """Take a token for a new session from ``address``: 0.0, or the seconds to wait."""
+        key = f"address:{address or 'unknown'}"
+        if key not in self._limiters:
+            settings = self.settings
+            self._limiters[key] = RateLimiter(settings.session_rate, settings.session_burst)
+        return self.limiter_for(key).take()
+
+    async def snapshot(self, session_id: str) -> SessionSnapshot | None:
+        """``Runtime.snapshot`` off the loop, at most :data:`MAX_SNAPSHOTS` at a time.
+
+        A snapshot waits for the session's queued events (or loads it from the store), so it
+        runs on a thread; the bound keeps a flood of history requests from taking every
+        thread of the loop's executor from everyone else's resumes.
+        """
+        async with self._snapshots:
+            return await asyncio.to_thread(self.runtime.snapshot, session_id)
+
+    # -- connections ------------------------------------------------------------------------
+
+    def opened(self, connection: _Flushable) -> None:
+        """Count an open connection (for :meth:`flush`)."""
+        self._connections.add(connection)
+
+    def closed(self, connection: _Flushable) -> None:
+        """Forget a closed connection."""
+        self._connections.discard(connection)
+
+    async def flush(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s until every open connection has written its queued frames.
+
+        Returns:
+            Whether they all did.
+        """
+        waits = [connection.flush() for connection in list(self._connections)]
+        if not waits:
+            return True
+        try:
+            await asyncio.wait_for(asyncio.gather(*waits), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     # -- turns in flight --------------------------------------------------------------------
 

@@ -210,7 +210,7 @@ async def _turn(gate: Gate, event: Event, *, limited: bool = True) -> list[dict[
     if gate.draining:
         raise ApiError("shutting_down", "the server is shutting down; retry later")
     if limited:
-        wait = gate.http_limiter(event.session_id).take()
+        wait = gate.limiter_for(event.session_id).take()
         if wait:
             gate.metrics.refused.labels("rate_limited").inc()
             raise ApiError("rate_limited", "too many requests: slow down", retry_after=wait)
@@ -258,8 +258,7 @@ async def start_session(request: Request) -> dict[str, Any]:
 
     Limited per client address (the gateway's rate), so no one client can fill the store."""
     gate = _gate(request)
-    address = request.client.host if request.client is not None else "unknown"
-    wait = gate.http_limiter(f"address:{address}").take()
+    wait = gate.allow_new_session(request.client.host if request.client is not None else None)
     if wait:
         gate.metrics.refused.labels("rate_limited").inc()
         raise ApiError("rate_limited", "too many new sessions: slow down", retry_after=wait)
@@ -313,8 +312,12 @@ async def reset(
 async def history(request: Request, session_id: Session) -> dict[str, Any]:
     """The session's chat history, oldest first."""
     gate = _gate(request)
+    wait = gate.limiter_for(session_id).take()
+    if wait:
+        gate.metrics.refused.labels("rate_limited").inc()
+        raise ApiError("rate_limited", "too many requests: slow down", retry_after=wait)
     try:
-        snapshot = await asyncio.to_thread(gate.runtime.snapshot, session_id)
+        snapshot = await gate.snapshot(session_id)
     except (RuntimeStoppedError, StoreError, TimeoutError) as exc:
         raise ApiError("unavailable", f"cannot load the session now: {exc}") from None
     if snapshot is None:

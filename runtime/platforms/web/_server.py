@@ -31,7 +31,7 @@ from runtime.platforms.web._settings import WebSettings
 from runtime.runtime import Runtime
 from runtime.store import open_store
 
-__all__ = ["DEFAULT_DATA_DIR", "DEFAULT_STORE", "serve"]
+__all__ = ["DEFAULT_DATA_DIR", "DEFAULT_MAX_HISTORY", "DEFAULT_STORE", "serve"]
 
 DEFAULT_DATA_DIR = "runtime-data"
 """Where ``serve`` keeps its SQLite sessions and its token key, relative to the working
@@ -39,6 +39,13 @@ directory."""
 
 DEFAULT_STORE = "sqlite:///sessions.db"
 """``serve``'s store: an SQLite file in the data folder."""
+
+DEFAULT_MAX_HISTORY = 1000
+"""Chat history entries ``serve`` keeps per session (``Runtime(max_history=...)``): each turn
+rewrites the whole session in the store, and a resume sends the whole history."""
+
+FLUSH_TIMEOUT = 2.0
+"""Seconds a shutdown waits, after the drain, for replies still queued to clients."""
 
 _SECRET_FILE = "secret.key"
 
@@ -143,7 +150,8 @@ def serve(
             :data:`DEFAULT_STORE`, a file in ``data_dir``.
         data_dir: the folder for relative SQLite paths and the token key (made if missing).
         settings: the gateway's limits (:class:`WebSettings`).
-        runtime_options: more keyword arguments for :class:`Runtime`.
+        runtime_options: more keyword arguments for :class:`Runtime` (``max_history``
+            defaults to :data:`DEFAULT_MAX_HISTORY` here).
         out: where the "Serving ..." line goes (stdout).
 
     Raises:
@@ -156,10 +164,14 @@ def serve(
     if settings.secret is None:
         settings = dataclasses.replace(settings, secret=load_secret(data))
     spec = DEFAULT_STORE if store is None else store
-    sock = bind(host, port)
-    session_store = open_store(spec, data_dir=data)
-    runtime = Runtime(bot, store=session_store, **dict(runtime_options or {}))
-    try:
+    options = {"max_history": DEFAULT_MAX_HISTORY, **dict(runtime_options or {})}
+    with contextlib.ExitStack() as cleanup:  # closes what was opened, last first
+        sock = bind(host, port)
+        cleanup.callback(sock.close)
+        session_store = open_store(spec, data_dir=data)
+        cleanup.callback(session_store.close)
+        runtime = Runtime(bot, store=session_store, **options)
+        cleanup.callback(runtime.stop, settings.drain_timeout)
         runtime.start()
         app = create_app(runtime, settings)
         gate = app.state.gate
@@ -168,16 +180,21 @@ def serve(
             log_level="warning",
             access_log=False,
             lifespan="off",
-            # asyncio's own loop, not uvloop: uvloop gave +33% messages/s at full load but a
-            # p99 of 200-550 ms at half load (asyncio's: 16 ms), its turns stalling behind the
-            # loop thread (measured with W8; benchmarks/README.md).
+            # asyncio's own loop, not uvloop: uvloop gave +20% messages/s at full load but a
+            # p99 of 150-200 ms at half load (asyncio's: 8-24 ms), its turns stalling behind
+            # the loop thread (measured with W8; benchmarks/README.md).
             loop="asyncio",
             ws_max_size=2 * settings.max_frame_bytes,
             ws_ping_interval=20.0,
             ws_ping_timeout=20.0,
             timeout_graceful_shutdown=5,
         )
-        server = _Server(config, lambda: gate.drain(settings.drain_timeout))
+
+        async def drain() -> None:
+            await gate.drain(settings.drain_timeout)
+            await gate.flush(FLUSH_TIMEOUT)  # the drained turns' replies, before the close
+
+        server = _Server(config, drain)
         bound_host, bound_port = sock.getsockname()[:2]
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         print(
@@ -188,10 +205,4 @@ def serve(
             flush=True,
         )
         server.run(sockets=[sock])  # on the loop the config names
-    finally:
-        sock.close()
-        try:
-            runtime.stop(settings.drain_timeout)
-        finally:
-            session_store.close()
     return 0

@@ -22,6 +22,10 @@ class WebSettings:
         rate: messages per second a connection may send on average (token bucket); frames
             beyond it get a ``rate_limited`` error with the seconds to wait.
         burst: how many messages a connection may send at once before the rate applies.
+        session_rate: new sessions per second one client address may start (WebSocket or
+            HTTP), on average; beyond it, ``rate_limited``. Each session is kept in the store.
+        session_burst: how many new sessions one address may start at once (many users can
+            share an address behind a NAT or proxy).
         allowed_origins: origins (``"https://chat.example.com"``) whose browser pages may open
             WebSockets besides the gateway's own; ``"*"`` allows any. A browser page from
             another origin is refused at the handshake (HTTP 403). Clients that send no
@@ -39,6 +43,8 @@ class WebSettings:
     max_frame_bytes: int = 12 * 1024 * 1024
     rate: float = 30.0
     burst: int = 60
+    session_rate: float = 50.0
+    session_burst: int = 1000
     allowed_origins: tuple[str, ...] = ()
     reply_timeout: float = 30.0
     drain_timeout: float = 30.0
@@ -50,14 +56,17 @@ class WebSettings:
         check_positive_int("max_file_bytes", self.max_file_bytes)
         check_positive_int("max_frame_bytes", self.max_frame_bytes)
         check_positive_int("burst", self.burst)
+        check_positive_int("session_burst", self.session_burst)
         check_seconds("reply_timeout", self.reply_timeout)
         check_seconds("drain_timeout", self.drain_timeout, allow_zero=True)
-        if (
-            isinstance(self.rate, bool)
-            or not isinstance(self.rate, int | float)
-            or not (0 < self.rate < float("inf"))
-        ):
-            raise ValueError(f"rate must be a positive number of messages/s, got {self.rate!r}")
+        for name in ("rate", "session_rate"):
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not (0 < value < float("inf"))
+            ):
+                raise ValueError(f"{name} must be a positive number per second, got {value!r}")
         if isinstance(self.allowed_origins, str) or not all(
             isinstance(origin, str) for origin in self.allowed_origins
         ):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -73,6 +72,15 @@ class WebConnection(Connection):
             self.refuse("shutting_down", "the server is shutting down; reconnect later")
             return False
         if token is None or session_id is None:
+            client = self.websocket.client
+            wait = self.gate.allow_new_session(client.host if client is not None else None)
+            if wait:
+                self.refuse(
+                    "rate_limited",
+                    "too many new sessions from this address: slow down and resend",
+                    retry_after=round(wait, 3),
+                )
+                return False
             token, session_id = self.gate.tokens.issue()
         self.attach(session_id)
         self.send({"type": "session", "token": token, "resumed": False, "history": []})
@@ -94,7 +102,7 @@ class WebConnection(Connection):
         if session_id != self.session_id:
             self.attach(session_id)  # before the snapshot: no turn falls between the two
         try:
-            snapshot = await asyncio.to_thread(self.runtime.snapshot, session_id)
+            snapshot = await self.gate.snapshot(session_id)
         except (RuntimeStoppedError, StoreError, TimeoutError) as exc:
             self.refuse("unavailable", f"cannot load the session now: {exc}", frame.id)
             return

@@ -209,8 +209,9 @@ function fileBubble(content) {
     bubble.textContent = `${content.name} (unreadable file)`;
     return bubble;
   }
-  // The CSP allows data: URLs for images only: downloads go through a Blob URL.
-  const url = URL.createObjectURL(new Blob([bytes], { type: content.type || "" }));
+  // The CSP allows data: URLs for images only: downloads go through a Blob URL. Its type is
+  // never the sender's (text/html would open as a page of this origin): always a download.
+  const url = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
   blobUrls.push(url);
   const link = el("a", "download", content.name);
   link.href = url;
