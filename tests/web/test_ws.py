@@ -224,6 +224,23 @@ def test_a_connection_over_its_rate_is_told_to_wait() -> None:
             assert other.ask("d", "4") == ["#1 d"]
 
 
+def test_a_connection_over_its_byte_rate_is_told_to_wait() -> None:
+    settings = WebSettings(max_file_bytes=500, max_frame_bytes=1000, byte_rate=0.001)
+    text = "x" * 900  # a ~940-byte frame: two fit the burst of 2 x 1000 bytes, not three
+    with (
+        Runtime(make_web_bot()) as rt,
+        live_server(rt, settings) as srv,
+        WsClient(srv.ws_url + "/ws") as client,
+    ):
+        client.start()
+        assert client.ask(text, "1") == [f"#1 {text}"]
+        assert client.ask(text, "2") == [f"#2 {text}"]
+        client.send({"type": "message", "text": text, "id": "3"})
+        error = client.until("error")
+        assert error["code"] == "rate_limited"
+        assert error["retry_after"] > 0
+
+
 def test_new_sessions_are_limited_per_client_address() -> None:
     settings = WebSettings(session_rate=0.001, session_burst=2)
     with Runtime(make_web_bot()) as rt, live_server(rt, settings) as srv:

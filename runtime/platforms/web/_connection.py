@@ -68,6 +68,8 @@ class Connection:
         self.runtime = gate.runtime
         self.session_id: str | None = None
         self.limiter = gate.limiter()
+        # Frames cost loop time by size (a 12 MB file frame: ~20 ms to parse and check).
+        self.bytes_limiter = gate.byte_limiter()
         self._inbox = gate.inbox()
         self._loop_thread = threading.get_ident()
         # Keys of this connection's turns whose commit was handed over by the subscription
@@ -162,7 +164,7 @@ class Connection:
             if len(text) * 4 > max_frame and len(text.encode("utf-8")) > max_frame:
                 self.refuse("too_large", f"the frame is over {max_frame} bytes")
                 continue
-            wait = self.limiter.take()
+            wait = self.limiter.take() or self.bytes_limiter.take(len(text))
             if wait:
                 self.refuse(
                     "rate_limited",

@@ -65,16 +65,20 @@ class RateLimiter:
         self._tokens = float(burst)
         self._last = time.monotonic()
 
-    def take(self) -> float:
-        """Take one token: 0.0 if there was one, else the seconds until there is."""
+    def take(self, amount: float = 1.0) -> float:
+        """Take ``amount`` tokens: 0.0 if there were enough, else the seconds until there are.
+
+        An amount over the burst is let through when the bucket is full (one oversized frame
+        is the size limit's business, not the rate's), leaving the bucket in debt.
+        """
         now = time.monotonic()
         tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
         self._last = now
-        if tokens >= 1.0:
-            self._tokens = tokens - 1.0
+        if tokens >= amount or tokens >= self._burst:
+            self._tokens = tokens - amount
             return 0.0
         self._tokens = tokens
-        return (1.0 - tokens) / self._rate
+        return (min(amount, self._burst) - tokens) / self._rate
 
 
 class _Typing(Protocol):
@@ -184,6 +188,11 @@ class Gate:
     def limiter(self) -> RateLimiter:
         """A new rate limiter with the gateway's rate."""
         return RateLimiter(self.settings.rate, self.settings.burst)
+
+    def byte_limiter(self) -> RateLimiter:
+        """A new limiter of the bytes a connection may send per second."""
+        settings = self.settings
+        return RateLimiter(settings.byte_rate, 2 * settings.max_frame_bytes)
 
     def limiter_for(self, key: str) -> RateLimiter:
         """The shared rate limiter of ``key`` (a session's HTTP calls, ``address:IP`` for new

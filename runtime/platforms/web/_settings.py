@@ -22,6 +22,8 @@ class WebSettings:
         rate: messages per second a connection may send on average (token bucket); frames
             beyond it get a ``rate_limited`` error with the seconds to wait.
         burst: how many messages a connection may send at once before the rate applies.
+        byte_rate: bytes per second a connection may send on average (bursts of two frames
+            of ``max_frame_bytes``); beyond it, ``rate_limited``: big frames cost loop time.
         session_rate: new sessions per second one client address may start (WebSocket or
             HTTP), on average; beyond it, ``rate_limited``. Each session is kept in the store.
         session_burst: how many new sessions one address may start at once (many users can
@@ -43,6 +45,7 @@ class WebSettings:
     max_frame_bytes: int = 12 * 1024 * 1024
     rate: float = 30.0
     burst: int = 60
+    byte_rate: float = 4 * 1024 * 1024
     session_rate: float = 50.0
     session_burst: int = 1000
     allowed_origins: tuple[str, ...] = ()
@@ -59,7 +62,7 @@ class WebSettings:
         check_positive_int("session_burst", self.session_burst)
         check_seconds("reply_timeout", self.reply_timeout)
         check_seconds("drain_timeout", self.drain_timeout, allow_zero=True)
-        for name in ("rate", "session_rate"):
+        for name in ("rate", "byte_rate", "session_rate"):
             value = getattr(self, name)
             if (
                 isinstance(value, bool)
