@@ -13,7 +13,7 @@ from websockets.sync.client import connect as ws_connect
 
 from runtime import Runtime
 from runtime.platforms.web import WebSettings, create_app
-from runtime.platforms.web._server import bind
+from runtime.platforms.web._server import bind, server_config
 
 
 class _ReadyServer(uvicorn.Server):
@@ -42,14 +42,7 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{port}"
         self.ws_url = f"ws://127.0.0.1:{port}"
         self._ready = threading.Event()
-        config = uvicorn.Config(
-            self.app,
-            lifespan="off",
-            log_level="warning",
-            access_log=False,
-            ws_max_size=2 * self.settings.max_frame_bytes,
-            timeout_graceful_shutdown=2,
-        )
+        config = server_config(self.app, self.settings)  # serve's own
         self.server = _ReadyServer(config, self._ready)
         self._thread = threading.Thread(target=self._run, name="live-server", daemon=True)
         self.error: BaseException | None = None

@@ -24,14 +24,16 @@ from types import FrameType
 from typing import Any, TextIO
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from runtime.bot import Bot
 from runtime.platforms.web._app import create_app
 from runtime.platforms.web._settings import WebSettings
+from runtime.platforms.web._uvicorn import HighWaterWebSocketProtocol
 from runtime.runtime import Runtime
 from runtime.store import open_store
 
-__all__ = ["DEFAULT_DATA_DIR", "DEFAULT_MAX_HISTORY", "DEFAULT_STORE", "serve"]
+__all__ = ["DEFAULT_DATA_DIR", "DEFAULT_MAX_HISTORY", "DEFAULT_STORE", "serve", "server_config"]
 
 DEFAULT_DATA_DIR = "runtime-data"
 """Where ``serve`` keeps its SQLite sessions and its token key, relative to the working
@@ -111,6 +113,25 @@ class _Server(uvicorn.Server):
             self.should_exit = True
 
 
+def server_config(app: ASGIApp, settings: WebSettings) -> uvicorn.Config:
+    """uvicorn's configuration for the gateway (``serve`` and the tests use this one)."""
+    return uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        # asyncio's own loop, not uvloop: uvloop gave +20% messages/s at full load but a p99
+        # of 150-200 ms at half load (asyncio's: 8-24 ms), its turns stalling behind the loop
+        # thread (measured with W8; benchmarks/README.md).
+        loop="asyncio",
+        ws=HighWaterWebSocketProtocol,
+        ws_max_size=2 * settings.max_frame_bytes,
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        timeout_graceful_shutdown=5,
+    )
+
+
 def bind(host: str, port: int) -> socket.socket:
     """Open the listening socket (port 0 picks a free one)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -175,20 +196,7 @@ def serve(
         runtime.start()
         app = create_app(runtime, settings)
         gate = app.state.gate
-        config = uvicorn.Config(
-            app,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            # asyncio's own loop, not uvloop: uvloop gave +20% messages/s at full load but a
-            # p99 of 150-200 ms at half load (asyncio's: 8-24 ms), its turns stalling behind
-            # the loop thread (measured with W8; benchmarks/README.md).
-            loop="asyncio",
-            ws_max_size=2 * settings.max_frame_bytes,
-            ws_ping_interval=20.0,
-            ws_ping_timeout=20.0,
-            timeout_graceful_shutdown=5,
-        )
+        config = server_config(app, settings)
 
         async def drain() -> None:
             await gate.drain(settings.drain_timeout)
