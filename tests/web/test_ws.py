@@ -241,6 +241,22 @@ def test_a_connection_over_its_byte_rate_is_told_to_wait() -> None:
         assert error["retry_after"] > 0
 
 
+def test_connections_beyond_the_limit_are_refused_with_503() -> None:
+    with (
+        Runtime(make_web_bot()) as rt,
+        live_server(rt, WebSettings(max_connections=2)) as srv,
+        WsClient(srv.ws_url + "/ws") as first,
+    ):
+        first.start()
+        with WsClient(srv.ws_url + "/ws") as second:
+            second.start()
+            with pytest.raises(InvalidStatus) as refused:
+                WsClient(srv.ws_url + "/ws")
+            assert refused.value.response.status_code == 503
+            assert json.loads(refused.value.response.body)["error"] == "too_many_connections"
+            assert first.ask("still served", "s") == ["#1 still served"]
+
+
 def test_new_sessions_are_limited_per_client_address() -> None:
     settings = WebSettings(session_rate=0.001, session_burst=2)
     with Runtime(make_web_bot()) as rt, live_server(rt, settings) as srv:

@@ -136,6 +136,16 @@ async def _serve_websocket(websocket: WebSocket, connection: Connection) -> None
         gate.metrics.refused.labels("origin").inc()
         await websocket.close(code=1008)  # before accept: the handshake gets HTTP 403
         return
+    if gate.open_connections >= gate.settings.max_connections:
+        gate.metrics.refused.labels("too_many_connections").inc()
+        await websocket.send_denial_response(
+            JSONResponse(
+                {"error": "too_many_connections", "message": "the server is full; retry later"},
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
+        )
+        return
     await connection.run()
 
 

@@ -226,6 +226,11 @@ class Gate:
 
     # -- connections ------------------------------------------------------------------------
 
+    @property
+    def open_connections(self) -> int:
+        """WebSocket connections open now."""
+        return len(self._connections)
+
     def opened(self, connection: _Flushable) -> None:
         """Count an open connection (for :meth:`flush`)."""
         self._connections.add(connection)

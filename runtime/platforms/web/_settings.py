@@ -32,6 +32,8 @@ class WebSettings:
             WebSockets besides the gateway's own; ``"*"`` allows any. A browser page from
             another origin is refused at the handshake (HTTP 403). Clients that send no
             ``Origin`` header (programs, BBF's clients) are not browsers and are let in.
+        max_connections: WebSocket connections (and, separately, HTTP connections) the
+            server holds at once; the next get HTTP 503 until one closes.
         reply_timeout: seconds an HTTP request waits for its turn's replies (504 after).
         drain_timeout: seconds a shutdown (SIGTERM) waits for accepted turns to finish.
         forget_bbf_sessions: erase a BBF-protocol connection's session when it closes, as
@@ -49,6 +51,7 @@ class WebSettings:
     session_rate: float = 50.0
     session_burst: int = 1000
     allowed_origins: tuple[str, ...] = ()
+    max_connections: int = 10_000
     reply_timeout: float = 30.0
     drain_timeout: float = 30.0
     forget_bbf_sessions: bool = True
@@ -60,6 +63,7 @@ class WebSettings:
         check_positive_int("max_frame_bytes", self.max_frame_bytes)
         check_positive_int("burst", self.burst)
         check_positive_int("session_burst", self.session_burst)
+        check_positive_int("max_connections", self.max_connections)
         check_seconds("reply_timeout", self.reply_timeout)
         check_seconds("drain_timeout", self.drain_timeout, allow_zero=True)
         for name in ("rate", "byte_rate", "session_rate"):
