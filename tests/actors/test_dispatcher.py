@@ -290,12 +290,13 @@ def test_cpu_bound_handlers_do_not_grow_the_pool(
     futures = [ref.ask(i, block=False) for i, ref in enumerate(refs)]
     assert [f.get(timeout=TIMEOUT) for f in futures] == [0, 1, 2, 3]
     peak = dispatcher.statistics().peak_workers
-    if peak > 2 and min(lowest_cpu_shares) < 0.06:
-        pytest.skip(
-            f"the host starved a spinning worker to {min(lowest_cpu_shares):.1%} CPU, so the "
-            f"monitor rightly could not tell it from a blocked one (pool grew to {peak})"
-        )
-    assert peak == 2, f"lowest CPU share of a busy slice: {min(lowest_cpu_shares):.1%}"
+    if min(lowest_cpu_shares) < 0.06:
+        # The host starved a spinning worker below the monitor's 5% rule, so it rightly
+        # looked blocked: the documented cost is threads, bounded by max_workers, and the
+        # answers above are still right. (Not a skip: this branch checks that bound.)
+        assert peak <= 8, f"the pool grew past max_workers to {peak}"
+    else:
+        assert peak == 2, f"lowest CPU share of a busy slice: {min(lowest_cpu_shares):.1%}"
 
 
 # -- construction --------------------------------------------------------------------------------
