@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from runtime.testing import Step, check_isolation
+from runtime.testing._structural import structural
 
 RACY = Path(__file__).parent / "racy_bots"
 BETWEEN_TURNS = [
@@ -174,3 +178,47 @@ def test_bad_arguments_are_refused_with_a_reason() -> None:
         check_isolation(EXAMPLES[0], concurrency=0)
     with pytest.raises(TypeError, match="file path, a module name or a module"):
         check_isolation(42)  # type: ignore[arg-type]
+
+
+def test_values_equal_by_structure_are_not_divergences_across_module_copies() -> None:
+    # Each run loads a fresh copy of the bot module: its dataclass, Enum, named tuple and plain
+    # class are other class objects in every run, so == alone reported this clean bot as NOT
+    # ISOLATED on every seed, both sides printing the same values.
+    bot = str(Path(__file__).parent / "clean_bots" / "typed_values.py")
+    for seed in range(5):
+        report = check_isolation(bot, seed=seed, users=4, messages=6)
+        assert report.isolated, report.format()
+
+
+def test_structural_comparison_still_tells_different_values_apart() -> None:
+    first, second = load_bot_module_twice()
+    assert structural(first.Visit(1, "a")) == structural(second.Visit(1, "a"))
+    assert first.Visit(1, "a") != second.Visit(1, "a")  # why structure is needed
+    assert structural(first.Visit(1, "a")) != structural(second.Visit(2, "a"))
+    assert structural(first.Mood.GOOD) == structural(second.Mood.GOOD)
+    assert structural(first.Mood.GOOD) != structural(second.Mood.BAD)
+    assert structural(first.Point(1, 2)) != structural((1, 2))
+    assert structural({"s": {1, 2}}) == structural({"s": {2, 1}})
+    assert structural(first.Tally(3)) == structural(second.Tally(3))
+    assert structural(first.Tally(3)) != structural(second.Tally(4))
+    assert structural([1, 2]) != structural((1, 2))
+    assert structural(float("nan")) == structural(float("nan"))
+
+
+def load_bot_module_twice() -> tuple[Any, Any]:
+    """Two copies of the typed_values bot module, as two isolation runs load them."""
+    path = Path(__file__).parent / "clean_bots" / "typed_values.py"
+    modules = []
+    for n in range(2):
+        name = f"typed_values_copy_{n}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while it loads
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            del sys.modules[name]
+        modules.append(module)
+    return modules[0], modules[1]
