@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import types
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,44 +28,69 @@ def _qualname(value: object) -> str:
     return f"{cls.__qualname__}"
 
 
-def structural(value: Any, _depth: int = 0) -> Any:
+def structural(value: Any) -> Any:
     """Return a plain-data stand-in for ``value`` that compares equal across module copies.
 
     Two values that print the same because they are the same class's instances with the same
     fields (one per copy of the module) give equal stand-ins; values of different classes,
-    fields or members do not.
+    fields or members do not. Cycles are followed once (a value met again on its own path
+    becomes a reference to that place), and a value shared by many places is converted once.
     """
-    if isinstance(value, _PLAIN) and not isinstance(value, enum.Enum):
-        if isinstance(value, float) and math.isnan(value):  # NaN equals NaN here
-            return ("nan",)
-        return value
-    if _depth > 100:  # a cycle or an absurd depth: compare what is left by its text
-        return ("repr", repr(value))
-    depth = _depth + 1
-    if isinstance(value, enum.Enum):
-        return ("enum", _qualname(value), value.name)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = tuple(
-            (f.name, structural(getattr(value, f.name), depth)) for f in dataclasses.fields(value)
-        )
-        return ("dataclass", _qualname(value), fields)
-    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
-        return ("namedtuple", _qualname(value), tuple(structural(v, depth) for v in value))
-    if isinstance(value, Mapping):
-        return (
-            "mapping",
-            frozenset(
-                (structural(k, depth), _Hashable(structural(v, depth))) for k, v in value.items()
-            ),
-        )
-    if isinstance(value, set | frozenset):
-        return ("set", frozenset(_Hashable(structural(v, depth)) for v in value))
-    if isinstance(value, list | tuple):
-        return (type(value).__name__, tuple(structural(v, depth) for v in value))
-    attributes = getattr(value, "__dict__", None)
-    if isinstance(attributes, dict) and _compares_by_identity(type(value)):
-        return ("object", _qualname(value), structural(attributes, depth))
-    return value  # its own equality (dates, decimals, UUIDs, Files, user __eq__)
+    return _Converter().convert(value)
+
+
+class _Converter:
+    """One conversion: the path being converted (for cycles) and what is done (for sharing)."""
+
+    def __init__(self) -> None:
+        self._path: dict[int, int] = {}  # id -> its depth on the current path
+        self._done: dict[int, Any] = {}  # id -> its stand-in (the objects are alive meanwhile)
+
+    def convert(self, value: Any) -> Any:
+        if isinstance(value, _PLAIN) and not isinstance(value, enum.Enum):
+            if isinstance(value, float) and math.isnan(value):  # NaN equals NaN here
+                return ("nan",)
+            return value
+        if isinstance(value, enum.Enum):
+            return ("enum", _qualname(value), value.name)
+        if isinstance(value, types.FunctionType | types.BuiltinFunctionType | type):
+            return ("named", type(value).__name__, getattr(value, "__qualname__", repr(value)))
+        key = id(value)
+        if key in self._path:  # a cycle: refer to where on the path it started
+            return ("cycle", len(self._path) - self._path[key])
+        if key in self._done:
+            return self._done[key]
+        self._path[key] = len(self._path)
+        try:
+            stand_in = self._container(value)
+        finally:
+            del self._path[key]
+        self._done[key] = stand_in
+        return stand_in
+
+    def _container(self, value: Any) -> Any:
+        convert = self.convert
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            fields = tuple(
+                (f.name, convert(getattr(value, f.name)))
+                for f in dataclasses.fields(value)
+                if f.compare  # as == does: field(compare=False) is left out
+            )
+            return ("dataclass", _qualname(value), fields)
+        if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
+            return ("namedtuple", _qualname(value), tuple(convert(v) for v in value))
+        if isinstance(value, Mapping):
+            items = [(_Hashable(convert(k)), _Hashable(convert(v))) for k, v in value.items()]
+            return ("mapping", len(items), frozenset(items))
+        if isinstance(value, set | frozenset):
+            members = [_Hashable(convert(v)) for v in value]
+            return ("set", len(members), frozenset(members))
+        if isinstance(value, list | tuple):
+            return (type(value).__name__, tuple(convert(v) for v in value))
+        attributes = getattr(value, "__dict__", None)
+        if isinstance(attributes, dict) and _compares_by_identity(type(value)):
+            return ("object", _qualname(value), convert(attributes))
+        return value  # its own equality (dates, decimals, UUIDs, Files, user __eq__)
 
 
 def _compares_by_identity(cls: type) -> bool:

@@ -203,6 +203,30 @@ def test_structural_comparison_still_tells_different_values_apart() -> None:
     assert structural(first.Tally(3)) != structural(second.Tally(4))
     assert structural([1, 2]) != structural((1, 2))
     assert structural(float("nan")) == structural(float("nan"))
+    assert structural({first.Tally(1), first.Tally(1)}) != structural({second.Tally(1)})
+    assert structural(lambda: 1) != structural(structural)
+
+
+def test_structural_comparison_handles_cycles_and_shared_values() -> None:
+    first, second = load_bot_module_twice()
+    loop_a, loop_b = {}, {}
+    loop_a["l"] = loop_a["r"] = loop_a  # a cycle, met twice on every level
+    loop_b["l"] = loop_b["r"] = loop_b
+    assert structural(loop_a) == structural(loop_b)
+    tree_a, tree_b = first.Tally(0), second.Tally(0)
+    tree_a.children = [first.Tally(1)]
+    tree_b.children = [second.Tally(1)]
+    tree_a.children[0].parent = tree_a  # parent pointers: cycles through objects
+    tree_b.children[0].parent = tree_b
+    assert structural(tree_a) == structural(tree_b)
+    tree_b.children[0].seen = 2
+    assert structural(tree_a) != structural(tree_b)
+    shared: dict[str, object] = {"x": 1}
+    for level in range(60):  # shared twice per level: 2**60 paths, one conversion each
+        shared = {"a": shared, "b": shared}
+        if level == 15:
+            assert structural(shared) == structural(shared)  # 2**16 comparisons: fine
+    assert structural(shared)[0] == "mapping"  # converted without walking 2**60 paths
 
 
 def load_bot_module_twice() -> tuple[Any, Any]:

@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from runtime import Runtime
 from runtime.platforms.web import WebSettings
+from runtime.platforms.web._gate import Gate
 
 
 @pytest.fixture
@@ -197,3 +198,15 @@ def test_metrics_count_sessions_events_latency_failures_and_connections(
     assert metrics[("runtime_turn_latency_seconds_count", (("protocol", "http"),))] == 3
     assert metrics[("runtime_events_total", (("outcome", "failed"),))] == 1
     assert metrics[("runtime_overloads_total", ())] == 0
+
+
+def test_rate_limiters_are_kept_for_the_most_recent_keys_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(Gate, "_MAX_LIMITERS", 10)
+    with Runtime(make_web_bot()) as rt:
+        gate = Gate(rt, WebSettings())
+        for n in range(25):  # new sessions from 25 addresses, then 25 sessions' calls
+            assert gate.allow_new_session(f"10.0.0.{n}") == 0.0
+            gate.limiter_for(f"session-{n}").take()
+        assert len(gate._limiters) == 10

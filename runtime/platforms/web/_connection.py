@@ -164,7 +164,7 @@ class Connection:
             if len(text) * 4 > max_frame and len(text.encode("utf-8")) > max_frame:
                 self.refuse("too_large", f"the frame is over {max_frame} bytes")
                 continue
-            wait = self.limiter.take() or self.bytes_limiter.take(len(text))
+            wait = self.bytes_limiter.take(len(text)) or self.limiter.take()
             if wait:
                 self.refuse(
                     "rate_limited",
@@ -200,6 +200,10 @@ class Connection:
             finally:
                 for _ in batch:
                     outbox.task_done()
+                if self._closed:  # nobody will write what is left: let flush() return
+                    while not outbox.empty():
+                        outbox.get_nowait()
+                        outbox.task_done()
 
     async def flush(self) -> None:
         """Wait until every frame queued so far is written (or the client is gone)."""
@@ -302,7 +306,9 @@ class Connection:
             return
         if threading.get_ident() == self._loop_thread:
             # The future settled before submit() added this callback, which then runs at
-            # once, on the loop: deliver now, ahead of any later turn already in the inbox.
+            # once, on the loop: deliver now, ahead of any later turn already in the inbox
+            # (and of this connection's earlier turns still there: only a refusal at the door
+            # or a resend answered from memory settles that early).
             self._settled(event, future)
         else:
             self._call_soon(self._settled, event, future)

@@ -194,12 +194,13 @@ class Gate:
         settings = self.settings
         return RateLimiter(settings.byte_rate, 2 * settings.max_frame_bytes)
 
-    def limiter_for(self, key: str) -> RateLimiter:
+    def limiter_for(self, key: str, make: Callable[[], RateLimiter] | None = None) -> RateLimiter:
         """The shared rate limiter of ``key`` (a session's HTTP calls, ``address:IP`` for new
-        sessions from one client address); the most recently used 100k are kept."""
+        sessions from one client address), made by ``make`` (default: the message rate); the
+        most recently used 100k are kept."""
         limiter = self._limiters.get(key)
         if limiter is None:
-            limiter = self._limiters[key] = self.limiter()
+            limiter = self._limiters[key] = (make or self.limiter)()
             if len(self._limiters) > self._MAX_LIMITERS:
                 self._limiters.popitem(last=False)
         else:
@@ -208,11 +209,11 @@ class Gate:
 
     def allow_new_session(self, address: str | None) -> float:
         """Take a token for a new session from ``address``: 0.0, or the seconds to wait."""
-        key = f"address:{address or 'unknown'}"
-        if key not in self._limiters:
-            settings = self.settings
-            self._limiters[key] = RateLimiter(settings.session_rate, settings.session_burst)
-        return self.limiter_for(key).take()
+        settings = self.settings
+        return self.limiter_for(
+            f"address:{address or 'unknown'}",
+            lambda: RateLimiter(settings.session_rate, settings.session_burst),
+        ).take()
 
     async def snapshot(self, session_id: str) -> SessionSnapshot | None:
         """``Runtime.snapshot`` off the loop, at most :data:`MAX_SNAPSHOTS` at a time.

@@ -125,7 +125,9 @@ def server_config(app: ASGIApp, settings: WebSettings) -> uvicorn.Config:
         # thread (measured with W8; benchmarks/README.md).
         loop="asyncio",
         ws=HighWaterWebSocketProtocol,
-        limit_concurrency=settings.max_connections,
+        # uvicorn counts open WebSockets too when it refuses HTTP requests (503): room for
+        # max_connections of each. WebSockets themselves are capped by the gateway.
+        limit_concurrency=2 * settings.max_connections,
         ws_max_size=2 * settings.max_frame_bytes,
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,

@@ -32,8 +32,9 @@ class WebSettings:
             WebSockets besides the gateway's own; ``"*"`` allows any. A browser page from
             another origin is refused at the handshake (HTTP 403). Clients that send no
             ``Origin`` header (programs, BBF's clients) are not browsers and are let in.
-        max_connections: WebSocket connections (and, separately, HTTP connections) the
-            server holds at once; the next get HTTP 503 until one closes.
+        max_connections: WebSocket connections the server holds at once; the next get HTTP
+            503 until one closes. HTTP requests get 503 once WebSocket and HTTP connections
+            together reach twice this (uvicorn counts both).
         reply_timeout: seconds an HTTP request waits for its turn's replies (504 after).
         drain_timeout: seconds a shutdown (SIGTERM) waits for accepted turns to finish.
         forget_bbf_sessions: erase a BBF-protocol connection's session when it closes, as

@@ -44,7 +44,11 @@ class HighWaterWebSocketProtocol(WebSocketsSansIOProtocol):
             self.read_paused = paused
         if self.queue.qsize() > queued:
             self.queued_bytes += size
-        if not paused and (self.queue.qsize() >= HIGH_MESSAGES or self.queued_bytes >= HIGH_BYTES):
+        if (
+            not paused
+            and not self.close_sent  # after our close, reads go on for the peer's reply
+            and (self.queue.qsize() >= HIGH_MESSAGES or self.queued_bytes >= HIGH_BYTES)
+        ):
             self.read_paused = True
             self.transport.pause_reading()
 
