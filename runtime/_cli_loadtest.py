@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from runtime._cli_args import rate, whole_number
 from runtime.errors import BotDefinitionError, BotLoadError
 from runtime.log import configure_cli_logging
 
@@ -48,11 +49,7 @@ def _count(maximum: int) -> Callable[[str], int]:
     """Return an argparse ``type`` that reads a whole number from 1 to ``maximum``."""
 
     def count(value: str) -> int:
-        try:
-            number = int(value)
-        except ValueError:
-            shown = value if len(value) <= 20 else value[:17] + "..."
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {shown!r}") from None
+        number = whole_number(value)
         if not 1 <= number <= maximum:
             raise argparse.ArgumentTypeError(
                 f"expected a number from 1 to {maximum:,}, got {number:,}"
@@ -74,16 +71,6 @@ def _seconds(*, allow_zero: bool) -> Callable[[str], float]:
         return number
 
     return seconds
-
-
-def _rate(value: str) -> float:
-    try:
-        rate = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected messages per second, got {value!r}") from None
-    if not 0 < rate < math.inf:
-        raise argparse.ArgumentTypeError(f"the rate must be a positive number, got {value!r}")
-    return rate
 
 
 def _url(value: str) -> str:
@@ -152,7 +139,7 @@ def add_loadtest(verbs: _SubParsers) -> None:
     )
     loadtest.add_argument(
         "--rate-limit",
-        type=_rate,
+        type=rate,
         default=None,
         metavar="R",
         help="send at most R messages per second, all clients together (default: no cap)",

@@ -7,6 +7,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
+from runtime._cli_args import rate
 from runtime._loader import load_bot
 from runtime.errors import BotDefinitionError, BotLoadError, StoreError
 from runtime.log import configure_cli_logging
@@ -27,16 +28,6 @@ def _port(value: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {port}")
     return port
-
-
-def _rate(value: str) -> float:
-    try:
-        rate = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected messages per second, got {value!r}") from None
-    if not 0 < rate < float("inf"):
-        raise argparse.ArgumentTypeError(f"the rate must be a positive number, got {value!r}")
-    return rate
 
 
 def add_serve(verbs: _SubParsers) -> None:
@@ -79,7 +70,7 @@ def add_serve(verbs: _SubParsers) -> None:
     )
     serve.add_argument(
         "--rate",
-        type=_rate,
+        type=rate,
         default=None,
         help="messages per second each connection may send (default: 30, bursts of 2x)",
     )

@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TypeAlias
 
 from runtime import __version__
+from runtime._cli_args import whole_number
 from runtime._cli_loadtest import add_loadtest
 from runtime._cli_serve import add_serve
 from runtime._loader import load_bot
@@ -196,19 +197,11 @@ def _run_chat(args: argparse.Namespace) -> int:
 # -- check-isolation --------------------------------------------------------------------------
 
 
-def _whole_number(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:  # not a number, or more digits than int() reads
-        shown = value if len(value) <= 20 else value[:17] + "..."
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {shown!r}") from None
-
-
 def _count(maximum: int) -> Callable[[str], int]:
     """Return an argparse ``type`` that reads a whole number from 1 to ``maximum``."""
 
     def count(value: str) -> int:
-        number = _whole_number(value)
+        number = whole_number(value)
         if number < 1:
             raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {number}")
         if number > maximum:
@@ -245,7 +238,7 @@ def _add_check_isolation(verbs: _SubParsers) -> None:
     )
     check.add_argument(
         "--seed",
-        type=_whole_number,
+        type=whole_number,
         metavar="S",
         help="seed of the scripts, the interleaving and the jitter (default: random, printed)",
     )

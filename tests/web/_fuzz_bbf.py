@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from _fuzz_common import (
     ANY_TEXT,
     DEEP,
@@ -31,7 +30,7 @@ from _fuzz_common import (
     file_problems,
     json_text,
 )
-from _fuzz_ws import Refused, WsLine, answer_label, refused
+from _fuzz_ws import Refused, WsLine, answer_label, parsed_or_refused, refused
 from _web import WsClient
 from hypothesis import event
 from hypothesis import strategies as st
@@ -64,14 +63,9 @@ class BbfLine:
 
 def bbf_answer(raw: str | bytes) -> Refused | str:
     """What BBF's protocol here promises for ``raw``: an error, or a turn of that kind."""
-    if isinstance(raw, bytes):
-        return refused("bad_frame")
-    if len(raw.encode("utf-8")) > SETTINGS.max_frame_bytes:
-        return refused("too_large")
-    try:
-        payload = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return refused("bad_json")
+    payload = parsed_or_refused(raw)
+    if isinstance(payload, Refused):
+        return payload
     if type(payload) is not dict or "action" not in payload:
         return refused("bad_frame")
     action, message = payload["action"], payload.get("message")

@@ -209,16 +209,24 @@ def refused(*codes: str, in_reply_to: str | None = None) -> Refused:
     return Refused(frozenset(codes), in_reply_to)
 
 
-def ws_answer(raw: str | bytes, line: WsLine) -> Answer:
-    """What the ``/ws`` protocol promises for ``raw`` on ``line`` (see ``_frames``)."""
+def parsed_or_refused(raw: str | bytes) -> Any:
+    """The JSON of a text frame, or the refusal both WebSocket protocols give before parsing
+    it (binary, too large, not JSON)."""
     if isinstance(raw, bytes):
         return refused("bad_frame")
     if len(raw.encode("utf-8")) > SETTINGS.max_frame_bytes:
         return refused("too_large")
     try:
-        frame = orjson.loads(raw)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError:
         return refused("bad_json")
+
+
+def ws_answer(raw: str | bytes, line: WsLine) -> Answer:
+    """What the ``/ws`` protocol promises for ``raw`` on ``line`` (see ``_frames``)."""
+    frame = parsed_or_refused(raw)
+    if isinstance(frame, Refused):
+        return frame
     if type(frame) is not dict:
         return refused("bad_frame")
     frame_id = frame.get("id")

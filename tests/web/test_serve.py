@@ -23,22 +23,16 @@ from runtime.store import SqliteStore
 GREETINGS = str(Path(__file__).parents[2] / "runtime" / "examples" / "greetings.py")
 
 
+def serve_command(*arguments: str) -> list[str]:
+    """``python -m runtime serve`` of the greetings bot, with ``arguments``."""
+    return [sys.executable, "-m", "runtime", "serve", GREETINGS, *arguments]
+
+
 @contextmanager
 def serving(data: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """Run ``serve`` on a free port; yield the process and its URL (read from its output)."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "runtime",
-            "serve",
-            GREETINGS,
-            "--port",
-            "0",
-            "--data",
-            str(data),
-            *extra,
-        ],
+        serve_command("--port", "0", "--data", str(data), *extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -86,17 +80,7 @@ def test_serve_keeps_sessions_in_sqlite_under_its_data_folder_and_exits_0_on_sig
 
 def test_bad_arguments_and_a_busy_port_exit_2_with_a_clear_message(tmp_path: Path) -> None:
     bad_store = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "runtime",
-            "serve",
-            GREETINGS,
-            "--store",
-            "nosql://x",
-            "--data",
-            str(tmp_path),
-        ],
+        serve_command("--store", "nosql://x", "--data", str(tmp_path)),
         capture_output=True,
         check=False,
         text=True,
@@ -107,17 +91,7 @@ def test_bad_arguments_and_a_busy_port_exit_2_with_a_clear_message(tmp_path: Pat
     with serving(tmp_path / "a") as (process, url):
         port = url.rsplit(":", 1)[1]
         busy = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "runtime",
-                "serve",
-                GREETINGS,
-                "--port",
-                port,
-                "--data",
-                str(tmp_path / "b"),
-            ],
+            serve_command("--port", port, "--data", str(tmp_path / "b")),
             capture_output=True,
             text=True,
             timeout=60,

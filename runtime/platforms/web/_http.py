@@ -205,15 +205,19 @@ def _session(
 Session = Annotated[str, Depends(_session)]
 
 
+def _throttle(gate: Gate, wait: float, what: str) -> None:
+    """Answer 429 when a rate limiter said to wait ``wait`` seconds for more ``what``."""
+    if wait:
+        gate.metrics.refused.labels("rate_limited").inc()
+        raise ApiError("rate_limited", f"too many {what}: slow down", retry_after=wait)
+
+
 async def _turn(gate: Gate, event: Event, *, limited: bool = True) -> list[dict[str, Any]]:
     """Submit ``event`` and wait (without blocking the loop) for its replies."""
     if gate.draining:
         raise ApiError("shutting_down", "the server is shutting down; retry later")
     if limited:
-        wait = gate.limiter_for(event.session_id).take()
-        if wait:
-            gate.metrics.refused.labels("rate_limited").inc()
-            raise ApiError("rate_limited", "too many requests: slow down", retry_after=wait)
+        _throttle(gate, gate.limiter_for(event.session_id).take(), "requests")
     try:
         future: Future[list[str]] = gate.runtime.submit(event)
     except RuntimeStoppedError as exc:
@@ -258,10 +262,8 @@ async def start_session(request: Request) -> dict[str, Any]:
 
     Limited per client address (the gateway's rate), so no one client can fill the store."""
     gate = _gate(request)
-    wait = gate.allow_new_session(request.client.host if request.client is not None else None)
-    if wait:
-        gate.metrics.refused.labels("rate_limited").inc()
-        raise ApiError("rate_limited", "too many new sessions: slow down", retry_after=wait)
+    address = request.client.host if request.client is not None else None
+    _throttle(gate, gate.allow_new_session(address), "new sessions")
     token, session_id = gate.tokens.issue()
     replies = await _turn(gate, Event(session_id, TurnKind.OPEN), limited=False)
     return {"token": token, "replies": replies}
@@ -312,10 +314,7 @@ async def reset(
 async def history(request: Request, session_id: Session) -> dict[str, Any]:
     """The session's chat history, oldest first."""
     gate = _gate(request)
-    wait = gate.limiter_for(session_id).take()
-    if wait:
-        gate.metrics.refused.labels("rate_limited").inc()
-        raise ApiError("rate_limited", "too many requests: slow down", retry_after=wait)
+    _throttle(gate, gate.limiter_for(session_id).take(), "requests")
     try:
         snapshot = await gate.snapshot(session_id)
     except (RuntimeStoppedError, StoreError, TimeoutError) as exc:
