@@ -7,18 +7,26 @@ user's :class:`Session` is an actor that owns its data and handles its events on
 from runtime.backends import Backend, RuntimeConfig, ThreadBackend
 from runtime.bot import (
     Bot,
+    Entity,
     File,
     Intent,
     IntentClassifier,
     IntentClassifierPrediction,
+    IntentParameter,
+    MatchedParameter,
     SimpleIntentClassifier,
+    SimpleNER,
     State,
+    any_entity,
+    datetime_entity,
     fallback_intent,
+    number_entity,
 )
 from runtime.errors import (
     BotDefinitionError,
     BotFrozenError,
     BotLoadError,
+    NotAvailableError,
     OverloadedError,
     PoisonEventError,
     RuntimeStoppedError,
@@ -32,6 +40,7 @@ from runtime.errors import (
     TurnTimeoutError,
 )
 from runtime.event import Event, ReceivedEvent, TurnKind
+from runtime.properties import Property
 from runtime.replies import Reply
 from runtime.runtime import Runtime, RuntimeState
 from runtime.session import Session, SessionSnapshot
@@ -45,14 +54,19 @@ __all__ = [
     "BotDefinitionError",
     "BotFrozenError",
     "BotLoadError",
+    "Entity",
     "Event",
     "File",
     "Intent",
     "IntentClassifier",
     "IntentClassifierPrediction",
+    "IntentParameter",
+    "MatchedParameter",
     "MemoryStore",
+    "NotAvailableError",
     "OverloadedError",
     "PoisonEventError",
+    "Property",
     "ReceivedEvent",
     "Reply",
     "Runtime",
@@ -68,6 +82,7 @@ __all__ = [
     "SessionStore",
     "SessionValueError",
     "SimpleIntentClassifier",
+    "SimpleNER",
     "State",
     "StoreCorruptError",
     "StoreError",
@@ -76,7 +91,10 @@ __all__ = [
     "ThreadBackend",
     "TurnKind",
     "TurnTimeoutError",
+    "any_entity",
+    "datetime_entity",
     "fallback_intent",
+    "number_entity",
 ]
 
 __version__ = "0.1.0"

@@ -5,7 +5,18 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["rate", "whole_number"]
+__all__ = ["add_compat", "rate", "whole_number"]
+
+
+def add_compat(parser: argparse.ArgumentParser) -> None:
+    """Add ``--compat bbf``: load the bot through the BBF 1.5 compatibility layer."""
+    parser.add_argument(
+        "--compat",
+        choices=["bbf"],
+        default=None,
+        help="load BOT as a BBF 1.5 bot file (automatic when the file imports besser.bot; "
+        "needed when only a module it imports does)",
+    )
 
 
 def whole_number(value: str) -> int:

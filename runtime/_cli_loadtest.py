@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from runtime._cli_args import rate, whole_number
+from runtime._cli_args import add_compat, rate, whole_number
 from runtime.errors import BotDefinitionError, BotLoadError
 from runtime.log import configure_cli_logging
 
@@ -120,6 +120,7 @@ def add_loadtest(verbs: _SubParsers) -> None:
         help="the bot the server serves (path/to/bot.py or package.module): generate the "
         "messages from its intents and check each client's replies against it alone",
     )
+    add_compat(loadtest)
     loadtest.add_argument(
         "--seed", type=int, default=0, metavar="S", help="seed of the messages (default: 0)"
     )

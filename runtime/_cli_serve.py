@@ -7,17 +7,21 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
-from runtime._cli_args import rate
+from runtime._cli_args import add_compat, rate
 from runtime._loader import load_bot
 from runtime.errors import BotDefinitionError, BotLoadError, StoreError
 from runtime.log import configure_cli_logging
+from runtime.properties import WEBSOCKET_HOST, WEBSOCKET_MAX_SIZE, WEBSOCKET_PORT
 
 if TYPE_CHECKING:
+    from runtime.bot import Bot
     from runtime.cli import _SubParsers
 
 __all__ = ["add_serve"]
 
 EXIT_USAGE = 2
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
 
 
 def _port(value: str) -> int:
@@ -43,9 +47,18 @@ def add_serve(verbs: _SubParsers) -> None:
     serve.add_argument(
         "bot", metavar="BOT", help="path/to/bot.py or package.module defining `bot` or `make_bot()`"
     )
-    serve.add_argument("--host", default="127.0.0.1", help="interface (default: 127.0.0.1)")
+    add_compat(serve)
     serve.add_argument(
-        "--port", type=_port, default=8000, help="TCP port (default: 8000; 0: any free one)"
+        "--host",
+        default=None,
+        help="interface (default: the bot's websocket.host property if set, else 127.0.0.1)",
+    )
+    serve.add_argument(
+        "--port",
+        type=_port,
+        default=None,
+        help="TCP port (default: the bot's websocket.port property if set, else 8000; 0: any "
+        "free one)",
     )
     serve.add_argument(
         "--store",
@@ -80,6 +93,29 @@ def add_serve(verbs: _SubParsers) -> None:
     serve.set_defaults(handler=_run_serve)
 
 
+def _bot_settings(bot: Bot, args: argparse.Namespace) -> tuple[str, int, dict[str, object]]:
+    """Where to listen and the gateway's options: the command line first, then the bot's BBF
+    properties (``websocket.host``, ``websocket.port``, ``websocket.max_size``) when set."""
+    properties = bot.properties
+    host = args.host
+    if host is None:
+        host = (
+            bot.get_property(WEBSOCKET_HOST) if properties.is_set(WEBSOCKET_HOST) else DEFAULT_HOST
+        )
+    port = args.port
+    if port is None:
+        port = (
+            bot.get_property(WEBSOCKET_PORT) if properties.is_set(WEBSOCKET_PORT) else DEFAULT_PORT
+        )
+    options: dict[str, object] = {"allowed_origins": tuple(args.allow_origin)}
+    if properties.is_set(WEBSOCKET_MAX_SIZE):
+        options["max_frame_bytes"] = bot.get_property(WEBSOCKET_MAX_SIZE)
+    if args.rate is not None:
+        options["rate"] = args.rate
+        options["burst"] = max(1, round(2 * args.rate))
+    return host, port, options
+
+
 def _run_serve(args: argparse.Namespace) -> int:
     configure_cli_logging(logging.DEBUG if args.verbose else logging.WARNING)
     try:
@@ -90,16 +126,13 @@ def _run_serve(args: argparse.Namespace) -> int:
     # Here, not at the top: `chat` and `check-isolation` do not pay for FastAPI and uvicorn.
     from runtime.platforms.web import DEFAULT_DATA_DIR, WebSettings, serve  # noqa: PLC0415
 
-    options: dict[str, object] = {"allowed_origins": tuple(args.allow_origin)}
-    if args.rate is not None:
-        options["rate"] = args.rate
-        options["burst"] = max(1, round(2 * args.rate))
     try:
+        host, port, options = _bot_settings(bot, args)
         settings = WebSettings(**options)  # type: ignore[arg-type]
         return serve(
             bot,
-            host=args.host,
-            port=args.port,
+            host=host,
+            port=port,
             store=args.store,
             data_dir=args.data or DEFAULT_DATA_DIR,
             settings=settings,

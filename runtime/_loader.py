@@ -4,6 +4,9 @@ The module must expose a module-level ``bot`` (a :class:`runtime.Bot`) or a ``ma
 function returning one. Every failure raises :class:`BotLoadError` with a message that says
 what was wrong and what to do, so the CLI can print it without a traceback.
 
+A file (or module) that imports ``besser.bot`` is a BBF 1.5 bot file: the compatibility layer
+(:mod:`runtime.compat`) is turned on before it runs, so it loads unchanged.
+
 ``fresh=True`` executes a brand-new copy of the module, with fresh globals, on every call: the
 isolation checker serves independent copies of one bot side by side. Only the bot module itself
 is fresh; the modules it imports (a sibling helper, ``runtime``) are shared as imports always are.
@@ -152,6 +155,7 @@ def _load_module(spec: str, *, fresh: bool) -> Bot:
     if module_spec is None:
         raise BotLoadError(_not_found(spec, "no such module"))
     if not fresh:
+        _compat_for(module_spec)
         try:
             module = importlib.import_module(spec)
         except (Exception, SystemExit) as exc:
@@ -184,8 +188,28 @@ def _not_found(spec: str, why: str) -> str:
 # -- both -------------------------------------------------------------------------------------
 
 
+def _compat_for(module_spec: importlib.machinery.ModuleSpec) -> None:
+    """Turn the BBF compatibility layer on if asked, or if the module imports ``besser``."""
+    from runtime import compat  # noqa: PLC0415 - small; imported only when loading a bot
+
+    if compat.wanted():
+        compat.install()
+        return
+    origin = module_spec.origin
+    if origin is None or not origin.endswith(".py") or not os.path.isfile(origin):
+        return
+    try:
+        with open(origin, "rb") as file:
+            source = file.read()
+    except OSError:
+        return  # the import itself will say what is wrong
+    if compat.imports_bbf(source):
+        compat.install()
+
+
 def _execute(module: ModuleType, module_spec: importlib.machinery.ModuleSpec, where: str) -> None:
     assert module_spec.loader is not None
+    _compat_for(module_spec)
     try:
         module_spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:

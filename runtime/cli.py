@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TypeAlias
 
 from runtime import __version__
-from runtime._cli_args import whole_number
+from runtime._cli_args import add_compat, whole_number
 from runtime._cli_loadtest import add_loadtest
 from runtime._cli_serve import add_serve
 from runtime._loader import load_bot
@@ -93,6 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if check_arguments is not None:
         check_arguments(args)
+    if getattr(args, "compat", None) == "bbf":
+        from runtime.compat import enable_bbf  # noqa: PLC0415
+
+        enable_bbf()
     handler: _Handler = args.handler
     try:
         return handler(args)
@@ -124,6 +128,7 @@ def _add_bot_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "bot", metavar="BOT", help="path/to/bot.py or package.module defining `bot` or `make_bot()`"
     )
+    add_compat(parser)
 
 
 def _session_id(value: str) -> str:

@@ -25,6 +25,7 @@ the session's context and counted; the turn goes on (BBF semantics). A chain of 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,8 +38,10 @@ from runtime.bot import (
     State,
     TransitionKind,
 )
-from runtime.bot._intent import fallback_intent
+from runtime.bot._global import PREV_STATE
+from runtime.bot._intent import MatchedParameter, fallback_intent
 from runtime.bot._state import Transition
+from runtime.errors import NotAvailableError
 from runtime.event import ReceivedEvent, TurnKind, make_received
 from runtime.log import get_logger
 from runtime.session import Session
@@ -108,9 +111,14 @@ class Engine:
         self.bot = bot
         self.max_hops = max_hops
         self._initial = initial
-        self._classifier = bot.classifier
-        # The built-in classifier's predictions are well formed; a custom one's are checked.
-        self._checked = type(self._classifier) is not SimpleIntentClassifier
+        self._ner = bot.ner
+        # Per state: its classifier, and whether its predictions are checked (the built-in
+        # classifier's are well formed; a custom one's are checked).
+        self._classifiers = {
+            state: (state.classifier, type(state.classifier) is not SimpleIntentClassifier)
+            for state in bot.states
+        }
+        self._globals = bot.global_states
         self._states = {state.name: state for state in bot.states}
         # Per state: its transitions and intents as tuples, computed once (the bot is frozen),
         # keyed by the State itself (identity hash: no property call on the hot path).
@@ -158,11 +166,20 @@ class Engine:
         data.message = text
         data.chat_history.append((text, 1))
         intents = self._intents[state]
+        classifier, checked = self._classifiers[state]
         try:
-            prediction = self._classifier.predict(text, intents)
-            problem = _malformed(prediction) if self._checked else None
-            if problem is not None:
-                raise TypeError(f"the classifier's predict() returned {problem}")
+            prediction = classifier.predict(text, intents)
+            if checked:
+                problem = _malformed(prediction)
+                if problem is not None:
+                    raise TypeError(f"the classifier's predict() returned {problem}")
+                if prediction.intent.parameters and not prediction.matched_parameters:
+                    found = self._ner.recognise(text, prediction.intent).parameters
+                    prediction = dataclasses.replace(prediction, matched_parameters=found)
+        except NotAvailableError as exc:
+            turn.outcome.classifier_errors += 1
+            turn.log(state).error("classifier_failed", error=str(exc))
+            prediction = IntentClassifierPrediction(fallback_intent, 0.0)
         except Exception:
             turn.outcome.classifier_errors += 1
             turn.log(state).exception("classifier_failed")
@@ -215,7 +232,10 @@ class Engine:
             )
             return
         turn.hops += 1
-        turn.session._data.state = dest.name
+        data = turn.session._data
+        if dest in self._globals:
+            data.data[PREV_STATE] = data.state  # BBF: where a global state returns to
+        data.state = dest.name
         self._enter(turn, dest)
 
     def _enter(self, turn: _Turn, state: State) -> None:
@@ -230,7 +250,10 @@ class Engine:
                 self._move(turn, dest)  # logs and records the cut
                 return
             turn.hops += 1
-            turn.session._data.state = dest.name
+            data = turn.session._data
+            if dest in self._globals:
+                data.data[PREV_STATE] = data.state
+            data.state = dest.name
             state = dest
 
     def _next_after_body(self, turn: _Turn, state: State) -> State | None:
@@ -249,6 +272,14 @@ class Engine:
     def _call(self, turn: _Turn, state: State, body: Any, what: str) -> None:
         try:
             body(turn.session)
+        except NotAvailableError as exc:  # a clear refusal: its message says it all
+            turn.outcome.body_errors += 1
+            turn.log(state).error(
+                "body_failed",
+                body=getattr(body, "__qualname__", repr(body)),
+                which=what,
+                error=str(exc),
+            )
         except Exception:
             turn.outcome.body_errors += 1
             turn.log(state).exception(
@@ -289,7 +320,17 @@ def _malformed(prediction: object) -> str | None:
         return f"a score of type {type(prediction.score).__name__}, not a float"
     if not isinstance(prediction.matched_sentence, str):
         return f"a matched_sentence of type {type(prediction.matched_sentence).__name__}, not a str"
-    if not isinstance(prediction.matched_parameters, dict):
-        kind = type(prediction.matched_parameters).__name__
-        return f"matched_parameters of type {kind}, not a dict"
+    parameters = prediction.matched_parameters
+    if not isinstance(parameters, list):
+        return f"matched_parameters of type {type(parameters).__name__}, not a list"
+    for parameter in parameters:
+        if not isinstance(parameter, MatchedParameter):
+            return f"a matched parameter of type {type(parameter).__name__}, not a MatchedParameter"
+        if not isinstance(parameter.name, str) or not isinstance(parameter.info, dict):
+            return (
+                f"a matched parameter with a {type(parameter.name).__name__} name or a "
+                f"{type(parameter.info).__name__} info, not a str and a dict"
+            )
+    if len({parameter.name for parameter in parameters}) < len(parameters):
+        return "matched_parameters naming a parameter twice"
     return None

@@ -32,6 +32,7 @@ __all__ = [
     "BotDefinitionError",
     "BotFrozenError",
     "BotLoadError",
+    "NotAvailableError",
     "OverloadedError",
     "PoisonEventError",
     "RuntimeStoppedError",
@@ -57,6 +58,18 @@ class BotDefinitionError(SessionRuntimeError, ValueError):
 
 class BotFrozenError(BotDefinitionError):
     """A bot was modified after a Runtime started serving it."""
+
+
+class NotAvailableError(SessionRuntimeError, NotImplementedError):
+    """A BBF feature that needs the network or a model (Telegram, LLMs, RAG, speech) was used.
+
+    Bot files that merely configure such features load and serve their other paths; the
+    message says what was used and why it is not available in this runtime.
+    """
+
+    def __init__(self, feature: str, why: str) -> None:
+        super().__init__(f"not available in this runtime: {feature} ({why})")
+        self.feature = feature
 
 
 class BotLoadError(SessionRuntimeError):

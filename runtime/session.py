@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from runtime._values import copy_values
-from runtime.errors import SessionAccessError
+from runtime.errors import NotAvailableError, SessionAccessError
 from runtime.event import ReceivedEvent
 from runtime.replies import Reply
 
@@ -274,8 +274,16 @@ class Session:
         return self._checked().data.get(key)
 
     def delete(self, key: str) -> None:
-        """Remove ``key`` from this session (nothing happens if it is absent)."""
-        self._checked().data.pop(key, None)
+        """Remove ``key`` from this session.
+
+        Raises:
+            KeyError: the session holds no ``key`` (as in BBF; check with ``get`` first, or
+                catch it, to delete a key that may be absent).
+        """
+        data = self._checked().data
+        if key not in data:
+            raise KeyError(f"session {self._data.id!r} has no variable {key!r} to delete")
+        del data[key]
 
     @property
     def predicted_intent(self) -> IntentClassifierPrediction | None:
@@ -305,6 +313,15 @@ class Session:
         """The event being handled in this turn (from ``Runtime.send_event``), else None."""
         self._checked()
         return self._event
+
+    def run_rag(self, *args: Any, **kwargs: Any) -> Any:
+        """BBF's retrieval-augmented generation: not available in this runtime.
+
+        Raises:
+            NotAvailableError: always (it needs a language model).
+        """
+        self._checked()
+        raise NotAvailableError("session.run_rag()", "RAG answers need a language model")
 
     def __repr__(self) -> str:
         return f"Session(id={self._data.id!r})"

@@ -31,7 +31,9 @@ def test_set_get_delete(session: Session) -> None:
     assert session.get("age") == 30
     session.delete("age")
     assert session.get("age") is None
-    session.delete("never-set")  # deleting an absent key is not an error
+    with pytest.raises(KeyError, match="has no variable 'never-set'"):
+        session.delete("never-set")  # as in BBF
+    assert session.get("never-set") is None
 
 
 def test_keys_must_be_str(session: Session) -> None:

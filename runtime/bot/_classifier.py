@@ -9,6 +9,11 @@ is the matched share of T's words, precision that of M's words, and the sentence
 F2 (recall weighs four times as much as precision), or 1.0 when it equals the message once
 normalised. An intent scores the best score of its training sentences.
 
+Intent parameters: a training sentence has each parameter's fragment replaced by its entity's
+name in capitals, and for each intent with parameters the message is scored in the form the
+entity recogniser gives it (values replaced the same way), so "weather in bcn" matches "weather
+in CITY" exactly; the winning intent's parameters come with the prediction.
+
 Training sentences are preprocessed once per set of intents and cached on the classifier; words
 are preprocessed once and cached process-wide. Both caches are bounded and thread-safe.
 """
@@ -20,9 +25,18 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
-from runtime.bot._intent import Intent, IntentClassifierPrediction, fallback_intent
+from runtime.bot._intent import (
+    Intent,
+    IntentClassifierPrediction,
+    MatchedParameter,
+    fallback_intent,
+)
+from runtime.bot._ner import entity_sentence
+
+if TYPE_CHECKING:
+    from runtime.bot._ner import SimpleNER
 
 __all__ = ["IntentClassifier", "SimpleIntentClassifier"]
 
@@ -39,7 +53,9 @@ class IntentClassifier(Protocol):
             intents: the intents the current state listens for.
 
         Returns:
-            The best intent, or ``fallback_intent`` when none is recognised well enough.
+            The best intent, or ``fallback_intent`` when none is recognised well enough. Its
+            ``matched_parameters`` may be left empty: the runtime then fills them with the
+            bot's entity recogniser (``bot.ner``).
         """
         ...
 
@@ -217,6 +233,8 @@ class _Compiled:
     """(position of the intent, training sentence, vocabulary ids of its content stems)."""
     exact: dict[tuple[str, ...], frozenset[int]]
     """Normalised sentence -> positions in ``sentences`` of the training sentences equal to it."""
+    with_parameters: tuple[int, ...]
+    """Positions of the intents that have parameters."""
 
 
 def _compile(intents: tuple[Intent, ...]) -> _Compiled:
@@ -227,7 +245,10 @@ def _compile(intents: tuple[Intent, ...]) -> _Compiled:
     exact: dict[tuple[str, ...], set[int]] = {}
     for intent_position, intent in enumerate(intents):
         for sentence in intent.training_sentences:
-            key, words = _analyse(sentence)
+            analysed = sentence
+            if intent.parameters:
+                analysed = _one_word(entity_sentence(sentence, intent), intent)
+            key, words = _analyse(analysed)
             ids: list[int] = []
             for stem, grams in words:
                 word_id = vocabulary.get(stem)
@@ -248,6 +269,7 @@ def _compile(intents: tuple[Intent, ...]) -> _Compiled:
         gram_index={gram: tuple(ids) for gram, ids in gram_index.items()},
         sentences=tuple(sentences),
         exact={key: frozenset(positions) for key, positions in exact.items()},
+        with_parameters=tuple(i for i, intent in enumerate(intents) if intent.parameters),
     )
 
 
@@ -321,26 +343,35 @@ class SimpleIntentClassifier:
     Args:
         threshold: the score, in (0, 1], from which an intent is predicted rather than
             ``fallback_intent``.
+        ner: the entity recogniser for intents with parameters; a bot's default classifier
+            uses the bot's (``bot.ner``), otherwise an English one.
 
     Raises:
         TypeError: ``threshold`` is not a number.
         ValueError: ``threshold`` is not in (0, 1].
     """
 
-    __slots__ = ("_cache", "_threshold")
+    __slots__ = ("_cache", "_ner", "_threshold")
 
-    def __init__(self, threshold: float = 0.5) -> None:
+    def __init__(self, threshold: float = 0.5, *, ner: SimpleNER | None = None) -> None:
         if isinstance(threshold, bool) or not isinstance(threshold, int | float):
             raise TypeError(f"threshold must be a number, not {type(threshold).__name__}")
         if not 0.0 < threshold <= 1.0:  # also rejects NaN
             raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
         self._threshold = float(threshold)
+        self._ner = ner
         self._cache: dict[tuple[Intent, ...], _Compiled] = {}
 
     @property
     def threshold(self) -> float:
         """The score from which an intent is predicted rather than ``fallback_intent``."""
         return self._threshold
+
+    def adopt_ner(self, ner: SimpleNER) -> None:
+        """Use ``ner`` if this classifier was made without one (a bot calls it when frozen, so
+        its ``nlp.language`` and ``nlp.timezone`` apply; the first bot served wins)."""
+        if self._ner is None:
+            self._ner = ner
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(threshold={self._threshold!r})"
@@ -355,41 +386,55 @@ class SimpleIntentClassifier:
             intents: the intents the current state listens for; only these are considered.
 
         Returns:
-            The best intent with its score and best training sentence when the score reaches
-            the threshold; else ``fallback_intent`` with that best score and sentence ('' and
-            0.0 when nothing matched at all). ``matched_parameters`` is always empty.
+            The best intent with its score, best training sentence and parameters when the
+            score reaches the threshold; else ``fallback_intent`` with that best score and
+            sentence ('' and 0.0 when nothing matched at all) and no parameters.
         """
         key = tuple(intents)
         compiled = self._cache.get(key)
         if compiled is None:
             compiled = self._compile(key)
-
-        exact_key, words = _analyse(message)
-        exact = compiled.exact.get(exact_key, _NO_POSITIONS) if exact_key else _NO_POSITIONS
-        if not words and not exact:
+        if not compiled.with_parameters:
+            score, position = _best(compiled, message, None)
+            parameters: dict[int, list[MatchedParameter]] = {}
+        else:
+            score, position, parameters = self._best_with_entities(compiled, key, message)
+        if position < 0:
             return IntentClassifierPrediction(fallback_intent, 0.0)
+        intent_position, sentence, _ = compiled.sentences[position]
+        if score < self._threshold:
+            return IntentClassifierPrediction(fallback_intent, score, sentence)
+        return IntentClassifierPrediction(
+            key[intent_position], score, sentence, parameters.get(intent_position, [])
+        )
 
-        best_for_stem, rows = _similarities(compiled, words)
-        best_score = 0.0
-        best_position = -1
-        for position, (_, _, ids) in enumerate(compiled.sentences):
-            if position in exact:
-                score = 1.0
-            elif ids and rows:
-                score = _score(ids, best_for_stem, rows, len(words))
-            else:
-                continue
-            if score > best_score:
-                best_score = score
-                best_position = position
-                if score == 1.0:
-                    break
+    def _best_with_entities(
+        self, compiled: _Compiled, intents: tuple[Intent, ...], message: str
+    ) -> tuple[float, int, dict[int, list[MatchedParameter]]]:
+        """Score each intent on the message as the recogniser rewrites it for that intent."""
+        ner = self._ner
+        if ner is None:
+            from runtime.bot._ner import SimpleNER  # noqa: PLC0415
 
-        if best_position < 0:
-            return IntentClassifierPrediction(fallback_intent, 0.0)
-        intent_position, sentence, _ = compiled.sentences[best_position]
-        intent = key[intent_position] if best_score >= self._threshold else fallback_intent
-        return IntentClassifierPrediction(intent, best_score, sentence)
+            ner = self._ner = SimpleNER()
+        variants: dict[str, set[int]] = {}
+        parameters: dict[int, list[MatchedParameter]] = {}
+        plain = set(range(len(intents))) - set(compiled.with_parameters)
+        if plain:
+            variants[message] = plain
+        for position in compiled.with_parameters:
+            recognised = ner.recognise(message, intents[position])
+            text = _one_word(recognised.sentence, intents[position])
+            variants.setdefault(text, set()).add(position)
+            parameters[position] = recognised.parameters
+        best_score, best_position = 0.0, -1
+        for text, allowed in variants.items():
+            score, position = _best(compiled, text, frozenset(allowed))
+            if position >= 0 and (
+                score > best_score or (score == best_score and position < best_position)
+            ):
+                best_score, best_position = score, position
+        return best_score, best_position, parameters
 
     def _compile(self, intents: tuple[Intent, ...]) -> _Compiled:
         """Preprocess ``intents`` and cache the result (racing threads store equal values)."""
@@ -398,3 +443,42 @@ class SimpleIntentClassifier:
             self._cache.clear()  # intent sets are few in practice; this only bounds memory
         self._cache[intents] = compiled
         return compiled
+
+
+def _one_word(sentence: str, intent: Intent) -> str:
+    """Write each entity placeholder (``CITY_ENTITY``, ``BASE.NUMBER``) as one word, so that an
+    unfilled one weighs as one word, like the value it stands for."""
+    for parameter in intent.parameters:
+        placeholder = parameter.entity.name.upper()
+        sentence = sentence.replace(placeholder, _PLACEHOLDER_JOINERS.sub("", placeholder))
+    return sentence
+
+
+_PLACEHOLDER_JOINERS: Final = re.compile(r"[\W_]+")
+
+
+def _best(compiled: _Compiled, message: str, allowed: frozenset[int] | None) -> tuple[float, int]:
+    """Return the best score and its training sentence's position (-1: none matched), among
+    the sentences of the intents at positions ``allowed`` (None: all)."""
+    exact_key, words = _analyse(message)
+    exact = compiled.exact.get(exact_key, _NO_POSITIONS) if exact_key else _NO_POSITIONS
+    if not words and not exact:
+        return 0.0, -1
+    best_for_stem, rows = _similarities(compiled, words)
+    best_score = 0.0
+    best_position = -1
+    for position, (intent_position, _, ids) in enumerate(compiled.sentences):
+        if allowed is not None and intent_position not in allowed:
+            continue
+        if position in exact:
+            score = 1.0
+        elif ids and rows:
+            score = _score(ids, best_for_stem, rows, len(words))
+        else:
+            continue
+        if score > best_score:
+            best_score = score
+            best_position = position
+            if score == 1.0:
+                break
+    return best_score, best_position

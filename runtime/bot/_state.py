@@ -13,6 +13,7 @@ from runtime.errors import BotDefinitionError
 
 if TYPE_CHECKING:
     from runtime.bot._bot import Bot
+    from runtime.bot._classifier import IntentClassifier
     from runtime.session import Session
 
 __all__ = [
@@ -103,10 +104,18 @@ class Transition:
 class State:
     """A state of a bot; create states with :meth:`Bot.new_state`, not directly."""
 
-    def __init__(self, bot: Bot, name: str, *, initial: bool = False) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        name: str,
+        *,
+        initial: bool = False,
+        classifier: IntentClassifier | None = None,
+    ) -> None:
         self._bot = bot
         self._name = name
         self._initial = initial
+        self._classifier = classifier
         self._body: Body = default_body
         self._fallback_body: Body | None = None
         self._transitions: list[Transition] = []
@@ -126,6 +135,16 @@ class State:
     def initial(self) -> bool:
         """Whether sessions start in this state."""
         return self._initial
+
+    @property
+    def ic_config(self) -> IntentClassifier | None:
+        """This state's own classifier (``new_state(..., ic_config=...)``), else None."""
+        return self._classifier
+
+    @property
+    def classifier(self) -> IntentClassifier:
+        """The classifier of this state's messages: its own, else the bot's."""
+        return self._classifier or self._bot.classifier
 
     @property
     def body(self) -> Body:
@@ -175,6 +194,16 @@ class State:
         self._bot._check_mutable()
         check_arity(body, 1, f"fallback body of state {self._name!r}")
         self._fallback_body = body
+
+    def set_global(self, intent: Intent) -> None:
+        """Make this state reachable from (almost) every state on ``intent``; once done, the
+        session goes back to the state it came from (BBF's global states; see
+        :mod:`runtime.bot._global` for the exact rules).
+
+        Raises:
+            BotDefinitionError: ``intent`` is not this bot's, or the bot is being served.
+        """
+        self._bot._set_global(self, intent)
 
     def go_to(self, dest: State) -> None:
         """Move on to ``dest`` right after this state's body runs (an automatic transition).
@@ -302,3 +331,5 @@ class State:
                 "other transitions on the same state"
             )
         self._transitions.append(transition)
+        if transition.kind in (TransitionKind.AUTO, TransitionKind.INTENT, TransitionKind.EVENT):
+            self._bot._note_transition(self, transition.dest)

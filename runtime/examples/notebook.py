@@ -99,7 +99,8 @@ def listing_body(session: Session) -> None:
 
 def clearing_body(session: Session) -> None:
     """Throw every note away."""
-    session.delete("notes")
+    if session.get("notes") is not None:
+        session.delete("notes")  # delete raises KeyError for an absent key, as in BBF
     session.set("note_count", 0)
     session.reply("Your notebook is empty now.")
 

@@ -30,6 +30,7 @@ from runtime.bot._intent import (
     FALLBACK_INTENT_NAME,
     Intent,
     IntentClassifierPrediction,
+    MatchedParameter,
     fallback_intent,
 )
 from runtime.errors import SessionValueError, StoreCorruptError, describe_exception
@@ -119,13 +120,32 @@ _OPTIONAL_STR = (str, type(None))
 _TEXT_OR_REPLY = (str, list)  # a rich reply is stored as a list (see _reply_form)
 
 
+def _parameters_form(prediction: IntentClassifierPrediction) -> dict[str, list[Any]]:
+    """Return how matched parameters are stored: ``{name: [value, info]}``, in their order."""
+    return {p.name: [p.value, p.info] for p in prediction.matched_parameters}
+
+
+def _parameters(stored: Any) -> list[MatchedParameter]:
+    """Return the matched parameters stored as ``{name: [value, info]}``.
+
+    Raises:
+        Corrupt: ``stored`` is not in that form.
+    """
+    parameters = []
+    for name, pair in _expect(stored, (dict,), "the matched parameters").items():
+        if type(pair) not in (list, tuple) or len(pair) != 2 or type(pair[1]) is not dict:
+            raise Corrupt(f"matched parameter {name!r} is not a [value, info] pair")
+        parameters.append(MatchedParameter(name, pair[0], pair[1]))
+    return parameters
+
+
 def _prediction(bot: Bot | None, fields: Any) -> IntentClassifierPrediction:
     name, score, sentence, parameters = fields
     return IntentClassifierPrediction(
         _intent(bot, _expect(name, _STR, "the intent name")),
         score,
         _expect(sentence, _STR, "the matched sentence"),
-        _expect(parameters, (dict,), "the matched parameters"),
+        _parameters(parameters),
     )
 
 
@@ -290,7 +310,7 @@ class JsonCodec:
                 score = scores["score"]
             parameters = encode_values(
                 classes,
-                prediction.matched_parameters,
+                _parameters_form(prediction),
                 strict=strict,
                 root="predicted_intent.matched_parameters",
                 key="predicted_intent",
@@ -444,7 +464,7 @@ class PickleCodec:
                 prediction.intent.name,
                 prediction.score,
                 prediction.matched_sentence,
-                prediction.matched_parameters,
+                _parameters_form(prediction),
             ),
             None if file is None else (file.name, file.type, file.base64),
             record.message,

@@ -99,9 +99,9 @@ def test_extra_words_lower_the_score_but_keep_the_intent() -> None:
     assert 0.5 < prediction.score < 1.0
 
 
-def test_matched_parameters_are_always_empty() -> None:
+def test_intents_without_parameters_match_no_parameters() -> None:
     for message in ("hello", "purple elephant", ""):
-        assert classifier.predict(message, INTENTS).matched_parameters == {}
+        assert classifier.predict(message, INTENTS).matched_parameters == []
 
 
 def test_no_intents_returns_fallback_with_zero_score() -> None:
@@ -220,7 +220,7 @@ def test_any_text_gives_a_deterministic_score_between_zero_and_one(
     prediction = classifier.predict(message, intents)
     assert 0.0 <= prediction.score <= 1.0
     assert prediction.intent is fallback_intent or prediction.intent in intents
-    assert prediction.matched_parameters == {}
+    assert prediction.matched_parameters == []
     assert classifier.predict(message, intents) == prediction
     assert SimpleIntentClassifier().predict(message, tuple(intents)) == prediction
 

@@ -22,7 +22,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime import Bot, File, Intent, IntentClassifierPrediction, Reply, fallback_intent
+from runtime import (
+    Bot,
+    File,
+    Intent,
+    IntentClassifierPrediction,
+    MatchedParameter,
+    Reply,
+    fallback_intent,
+)
 from runtime.errors import SessionValueError, StoreCorruptError
 from runtime.session import SessionData
 from runtime.store._codec import Codec, JsonCodec, PickleCodec
@@ -255,7 +263,12 @@ def test_a_full_record_comes_back_with_the_bound_bots_own_intent_file_and_memory
         "start",
         {"name": "Ada", "point": Point(1, 2)},
         [("hi", 1), ("hello", 0)],
-        IntentClassifierPrediction(hello, 0.75, "hi", {"when": dt.date(2024, 5, 1)}),
+        IntentClassifierPrediction(
+            hello,
+            0.75,
+            "hi",
+            [MatchedParameter("when", dt.date(2024, 5, 1), {"day": True}), MatchedParameter("x")],
+        ),
         File(file_name="cat.png", file_data=b"\x89PNG"),
         "hi",
         memory,
@@ -312,7 +325,9 @@ def test_a_non_finite_score_and_huge_ints_are_stored_by_the_strict_pass() -> Non
     codec.bind(bot)
     hello = bot.get_intent("hello")
     assert hello is not None
-    prediction = IntentClassifierPrediction(hello, math.inf, "", {"n": -(10**5000)})
+    prediction = IntentClassifierPrediction(
+        hello, math.inf, "", [MatchedParameter("n", -(10**5000))]
+    )
     record = SessionData("s", data={"big": 10**5000, "x": [math.nan]}, predicted_intent=prediction)
     decoded = codec.decode("s", codec.encode(record))
     assert decoded.data["big"] == 10**5000
@@ -582,8 +597,12 @@ def test_plain_values_pass_the_check() -> None:
 
 
 def test_a_bad_matched_parameter_is_blamed_on_the_predicted_intent() -> None:
-    prediction = IntentClassifierPrediction(fallback_intent, 0.1, "", {"p": object()})
-    with pytest.raises(SessionValueError, match=r"predicted_intent\.matched_parameters\['p'\]"):
+    prediction = IntentClassifierPrediction(
+        fallback_intent, 0.1, "", [MatchedParameter("p", object())]
+    )
+    with pytest.raises(
+        SessionValueError, match=r"predicted_intent\.matched_parameters\['p'\]\[0\]"
+    ):
         bound_codec().encode(SessionData("s", predicted_intent=prediction))
 
 
@@ -737,7 +756,7 @@ def test_the_pickle_codec_round_trips_a_record_and_rebinds_intents() -> None:
         "start",
         {"anything": Stranger("x"), "cplx": 1j},
         [("hi", 1)],
-        IntentClassifierPrediction(hello, 0.5, "hi", {"a": 1}),
+        IntentClassifierPrediction(hello, 0.5, "hi", [MatchedParameter("a", 1)]),
         File(file_name="a.txt", file_data=b"abc"),
         "hi",
         OrderedDict([("m2", ("r",)), ("m1", ())]),
