@@ -22,6 +22,8 @@ __all__ = ["add_serve"]
 EXIT_USAGE = 2
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+MIN_FRAME_BYTES = 4096
+DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024  # WebSettings.max_file_bytes' default
 
 
 def _port(value: str) -> int:
@@ -107,9 +109,21 @@ def _bot_settings(bot: Bot, args: argparse.Namespace) -> tuple[str, int, dict[st
         port = (
             bot.get_property(WEBSOCKET_PORT) if properties.is_set(WEBSOCKET_PORT) else DEFAULT_PORT
         )
+        if not 0 <= port <= 65535:
+            raise ValueError(
+                f"the bot's {WEBSOCKET_PORT.name} property is {port}: a port is 0 to 65535"
+            )
     options: dict[str, object] = {"allowed_origins": tuple(args.allow_origin)}
     if properties.is_set(WEBSOCKET_MAX_SIZE):
-        options["max_frame_bytes"] = bot.get_property(WEBSOCKET_MAX_SIZE)
+        size = bot.get_property(WEBSOCKET_MAX_SIZE)
+        if size < MIN_FRAME_BYTES:
+            raise ValueError(
+                f"the bot's {WEBSOCKET_MAX_SIZE.name} property is {size}: serve needs frames of "
+                f"at least {MIN_FRAME_BYTES} bytes"
+            )
+        options["max_frame_bytes"] = size
+        # A file travels base64-encoded in one frame: the largest file shrinks with the frame.
+        options["max_file_bytes"] = min(DEFAULT_MAX_FILE_BYTES, (size - 1024) * 3 // 4)
     if args.rate is not None:
         options["rate"] = args.rate
         options["burst"] = max(1, round(2 * args.rate))

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from runtime.bot import (
     Bot,
@@ -168,14 +168,17 @@ class Engine:
         intents = self._intents[state]
         classifier, checked = self._classifiers[state]
         try:
-            prediction = classifier.predict(text, intents)
             if checked:
+                prediction = classifier.predict(text, intents)
                 problem = _malformed(prediction)
                 if problem is not None:
                     raise TypeError(f"the classifier's predict() returned {problem}")
                 if prediction.intent.parameters and not prediction.matched_parameters:
                     found = self._ner.recognise(text, prediction.intent).parameters
                     prediction = dataclasses.replace(prediction, matched_parameters=found)
+            else:  # the built-in classifier, given the bot's recogniser
+                builtin = cast(SimpleIntentClassifier, classifier)
+                prediction = builtin.predict(text, intents, ner=self._ner)
         except NotAvailableError as exc:
             turn.outcome.classifier_errors += 1
             turn.log(state).error("classifier_failed", error=str(exc))

@@ -6,6 +6,7 @@ Every exception the runtime raises on purpose derives from one root::
      ├── BotDefinitionError          a bot was defined wrongly (raised at definition time)
      │    └── BotFrozenError          the bot was changed after a Runtime started on it
      ├── BotLoadError                a BOT argument (file path or module) could not be loaded
+     ├── NotAvailableError           a BBF feature needing a model or the network was used
      ├── SessionAccessError          a Session was used outside its own turn
      ├── RuntimeStoppedError         the Runtime is not running (not started, or stopped)
      ├── SessionCrashedError         a session's actor died while handling this event

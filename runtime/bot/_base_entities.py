@@ -13,7 +13,9 @@ Each finder takes the sentence as the recogniser has it so far and returns ``Non
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -100,6 +102,11 @@ _UNIT_WORDS: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 
 
+_DATEPARSER = threading.Lock()
+"""dateparser's search keeps per-language state in a module singleton that concurrent calls
+for different languages race on (dateparser issue #1369): one search at a time."""
+
+
 def _search(
     sentence: str, base: datetime, language: str, parsers: list[str], timezone: str
 ) -> list[tuple[str, datetime]] | None:
@@ -115,7 +122,8 @@ def _search(
         "PARSERS": parsers,
     }
     try:
-        found = search_dates(sentence, languages=[language], settings=settings)
+        with _DATEPARSER:
+            found = search_dates(sentence, languages=[language], settings=settings)
     except (ValueError, KeyError):
         return None  # a language dateparser does not know
     return found or None
@@ -155,9 +163,14 @@ def _absolute_parts(
     )
 
 
+@functools.lru_cache(maxsize=256)
 def find_datetime(sentence: str, language: str, timezone: str, now: datetime) -> Found | None:
     """Find the first date, time or date-time: relative expressions ("tomorrow at 5pm", "in two
-    hours") first, then absolute ones ("3 March 2025", "12/25")."""
+    hours") first, then absolute ones ("3 March 2025", "12/25").
+
+    Cached: the intents of one state usually see the same sentence in the same second. The
+    result is shared: copy its ``info`` before handing it out.
+    """
     relative = _search(sentence, now, language, _RELATIVE, timezone)
     if relative is not None:
         text, moment = relative[0]

@@ -156,7 +156,10 @@ class Bot:
                 try:
                     ner = SimpleNER(language, timezone)
                 except ValueError as exc:
-                    raise BotDefinitionError(f"bot {self._name!r}: {exc}") from None
+                    raise BotDefinitionError(
+                        f"bot {self._name!r}: properties {NLP_LANGUAGE.name} and "
+                        f"{NLP_TIMEZONE.name}: {exc}"
+                    ) from None
             self._ner = ner
         return self._ner
 
@@ -204,7 +207,10 @@ class Bot:
         if ic_config is not None:
             _check_classifier(ic_config, f"state {name!r}: ic_config")
         state = State(
-            self, name, initial=bool(initial), classifier=ic_config or self._default_ic_config
+            self,
+            name,
+            initial=bool(initial),
+            classifier=ic_config if ic_config is not None else self._default_ic_config,
         )
         self._states[name] = state
         if initial:
@@ -228,8 +234,8 @@ class Bot:
             description: what the intent means, in words.
 
         Raises:
-            BotDefinitionError: the name is taken, or a parameter is not an IntentParameter or
-                uses an entity of another bot.
+            BotDefinitionError: the name is taken, a parameter is not an IntentParameter, or
+                two parameters share a name.
             TypeError: ``training_sentences`` is a single str or holds non-str items, or
                 ``description`` is not a str.
         """
@@ -251,6 +257,12 @@ class Bot:
                     f"in intent {name!r}"
                 )
         intent = Intent(name, sentences, description=description, check_mutable=self._check_mutable)
+        if parameters is not None and (
+            isinstance(parameters, str | bytes) or not isinstance(parameters, Iterable)
+        ):
+            raise TypeError(
+                f"parameters must be a list of IntentParameter, got {type(parameters).__name__}"
+            )
         for parameter in parameters or ():
             intent._add_parameter(parameter)
         self._intents[name] = intent
@@ -366,19 +378,12 @@ class Bot:
                     "bot.new_state(name, initial=True)"
                 )
             self._globals.connect(self.states)
-            ner = self.ner
-            classifiers = {
-                id(c): c for c in (self.classifier, *(s.classifier for s in self.states))
-            }
-            for classifier in classifiers.values():  # by identity: a classifier may not hash
-                adopt = getattr(classifier, "adopt_ner", None)
-                if adopt is not None:
-                    adopt(ner)  # a SimpleIntentClassifier given without one uses the bot's
+            _ = self.classifier, self.ner
             self._frozen = True
 
     # -- serving ------------------------------------------------------------------------------
 
-    def run(self, train: bool = True, sleep: bool = True) -> None:
+    def run(self, train: bool = True, sleep: bool = True) -> int:
         """Serve the bot as ``python -m runtime serve`` does, on ``websocket.host`` and
         ``websocket.port`` (BBF's defaults: localhost:8765), until SIGTERM or Ctrl-C.
 
@@ -386,14 +391,23 @@ class Bot:
             train: accepted for BBF's signature; there is nothing to train.
             sleep: accepted for BBF's signature; serving always blocks until stopped.
 
+        Returns:
+            0 once stopped and drained (``serve``'s exit code).
+
         Raises:
-            BotDefinitionError: the bot is incomplete.
+            BotDefinitionError: the bot is incomplete, or ``websocket.port`` is not a port.
+            OSError: the port cannot be bound.
         """
         from runtime.platforms.web._server import serve  # noqa: PLC0415 - the web stack is big
 
         host = self.get_property(WEBSOCKET_HOST)
         port = self.get_property(WEBSOCKET_PORT)
-        raise SystemExit(serve(self, host=host, port=port))
+        if not 0 <= port <= 65535:
+            raise BotDefinitionError(
+                f"bot {self._name!r}: property {WEBSOCKET_PORT.name} is {port}, not a port "
+                "(0 to 65535)"
+            )
+        return serve(self, host=host, port=port)
 
     def _check_mutable(self) -> None:
         if self._frozen:

@@ -367,16 +367,12 @@ class SimpleIntentClassifier:
         """The score from which an intent is predicted rather than ``fallback_intent``."""
         return self._threshold
 
-    def adopt_ner(self, ner: SimpleNER) -> None:
-        """Use ``ner`` if this classifier was made without one (a bot calls it when frozen, so
-        its ``nlp.language`` and ``nlp.timezone`` apply; the first bot served wins)."""
-        if self._ner is None:
-            self._ner = ner
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}(threshold={self._threshold!r})"
 
-    def predict(self, message: str, intents: Sequence[Intent]) -> IntentClassifierPrediction:
+    def predict(
+        self, message: str, intents: Sequence[Intent], *, ner: SimpleNER | None = None
+    ) -> IntentClassifierPrediction:
         """Predict which of ``intents`` the user meant by ``message``.
 
         Ties go to the intent listed first, and within an intent to its first sentence.
@@ -384,6 +380,9 @@ class SimpleIntentClassifier:
         Args:
             message: the text the user sent.
             intents: the intents the current state listens for; only these are considered.
+            ner: the recogniser to use when this classifier was made without one (the
+                runtime passes the bot's, so ``nlp.language`` applies even to a classifier
+                shared by several bots).
 
         Returns:
             The best intent with its score, best training sentence and parameters when the
@@ -398,7 +397,8 @@ class SimpleIntentClassifier:
             score, position = _best(compiled, message, None)
             parameters: dict[int, list[MatchedParameter]] = {}
         else:
-            score, position, parameters = self._best_with_entities(compiled, key, message)
+            recogniser = self._ner or ner or _default_ner()
+            score, position, parameters = _best_with_entities(compiled, key, message, recogniser)
         if position < 0:
             return IntentClassifierPrediction(fallback_intent, 0.0)
         intent_position, sentence, _ = compiled.sentences[position]
@@ -408,34 +408,6 @@ class SimpleIntentClassifier:
             key[intent_position], score, sentence, parameters.get(intent_position, [])
         )
 
-    def _best_with_entities(
-        self, compiled: _Compiled, intents: tuple[Intent, ...], message: str
-    ) -> tuple[float, int, dict[int, list[MatchedParameter]]]:
-        """Score each intent on the message as the recogniser rewrites it for that intent."""
-        ner = self._ner
-        if ner is None:
-            from runtime.bot._ner import SimpleNER  # noqa: PLC0415
-
-            ner = self._ner = SimpleNER()
-        variants: dict[str, set[int]] = {}
-        parameters: dict[int, list[MatchedParameter]] = {}
-        plain = set(range(len(intents))) - set(compiled.with_parameters)
-        if plain:
-            variants[message] = plain
-        for position in compiled.with_parameters:
-            recognised = ner.recognise(message, intents[position])
-            text = _one_word(recognised.sentence, intents[position])
-            variants.setdefault(text, set()).add(position)
-            parameters[position] = recognised.parameters
-        best_score, best_position = 0.0, -1
-        for text, allowed in variants.items():
-            score, position = _best(compiled, text, frozenset(allowed))
-            if position >= 0 and (
-                score > best_score or (score == best_score and position < best_position)
-            ):
-                best_score, best_position = score, position
-        return best_score, best_position, parameters
-
     def _compile(self, intents: tuple[Intent, ...]) -> _Compiled:
         """Preprocess ``intents`` and cache the result (racing threads store equal values)."""
         compiled = _compile(intents)
@@ -443,6 +415,42 @@ class SimpleIntentClassifier:
             self._cache.clear()  # intent sets are few in practice; this only bounds memory
         self._cache[intents] = compiled
         return compiled
+
+
+def _default_ner() -> SimpleNER:
+    global _DEFAULT_NER  # noqa: PLW0603 - one English recogniser, made on first need
+    if _DEFAULT_NER is None:
+        from runtime.bot._ner import SimpleNER  # noqa: PLC0415
+
+        _DEFAULT_NER = SimpleNER()
+    return _DEFAULT_NER
+
+
+_DEFAULT_NER: SimpleNER | None = None
+
+
+def _best_with_entities(
+    compiled: _Compiled, intents: tuple[Intent, ...], message: str, ner: SimpleNER
+) -> tuple[float, int, dict[int, list[MatchedParameter]]]:
+    """Score each intent on the message as the recogniser rewrites it for that intent."""
+    variants: dict[str, set[int]] = {}
+    parameters: dict[int, list[MatchedParameter]] = {}
+    plain = set(range(len(intents))) - set(compiled.with_parameters)
+    if plain:
+        variants[message] = plain
+    for position in compiled.with_parameters:
+        recognised = ner.recognise(message, intents[position])
+        text = _one_word(recognised.sentence, intents[position])
+        variants.setdefault(text, set()).add(position)
+        parameters[position] = recognised.parameters
+    best_score, best_position = 0.0, -1
+    for text, allowed in variants.items():
+        score, position = _best(compiled, text, frozenset(allowed))
+        if position >= 0 and (
+            score > best_score or (score == best_score and position < best_position)
+        ):
+            best_score, best_position = score, position
+    return best_score, best_position, parameters
 
 
 def _one_word(sentence: str, intent: Intent) -> str:

@@ -22,6 +22,8 @@ import operator
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from runtime.errors import BotDefinitionError
+
 if TYPE_CHECKING:
     from runtime.bot._intent import Intent
     from runtime.bot._state import State
@@ -67,22 +69,34 @@ class GlobalStates:
                 component.append(dest)
 
     def connect(self, states: Sequence[State]) -> None:
-        """Add the transitions into and out of the global states (once, at freeze)."""
+        """Add the transitions into and out of the global states (once, at freeze).
+
+        Raises:
+            BotDefinitionError: a state already has a transition on a global state's intent
+                (nothing is added then).
+        """
         if not self._pending:
             return
-        follow_up = {
-            state for global_state, _ in self._pending for state in self._components[global_state]
-        }
+        follow_up = {s for g, _ in self._pending for s in self._components[g]}
         global_names = {state.name for state, _ in self._pending}
+        plan = []
         for global_state, intent in self._pending:
-            last = self._components[global_state][-1]
             for state in states:
                 if state.name in global_names or state in follow_up:
                     continue
                 transitions = state.transitions
-                if transitions and transitions[0].kind.value != "auto":
-                    state.when_intent_matched_go_to(intent, global_state)
-                    last.when_variable_matches_operation_go_to(
-                        PREV_STATE, operator.eq, state.name, state
+                if not transitions or transitions[0].kind.value == "auto":
+                    continue
+                if intent in state.intents:
+                    raise BotDefinitionError(
+                        f"state {state.name!r} has its own transition on intent "
+                        f"{intent.name!r}, which also leads to the global state "
+                        f"{global_state.name!r} from every state: use another intent for one"
                     )
+                plan.append((global_state, intent, state))
         self._pending.clear()
+        for global_state, intent, state in plan:
+            state.when_intent_matched_go_to(intent, global_state)
+            self._components[global_state][-1].when_variable_matches_operation_go_to(
+                PREV_STATE, operator.eq, state.name, state
+            )

@@ -133,9 +133,9 @@ class IntentClassifierPrediction:
         intent: the predicted intent, ``fallback_intent`` below the confidence threshold.
         score: confidence in [0, 1].
         matched_sentence: the training sentence that matched best ('' if none).
-        matched_parameters: the predicted intent's parameters, one per declared parameter in
-            definition order (value None when not found); empty for an intent without
-            parameters and for ``fallback_intent``.
+        matched_parameters: the predicted intent's parameters, one per declared parameter
+            (BBF's order: those found first, in the order found, then the others with value
+            None); empty for an intent without parameters and for ``fallback_intent``.
     """
 
     intent: Intent

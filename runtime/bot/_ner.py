@@ -31,6 +31,9 @@ from runtime.bot._intent import Intent, MatchedParameter
 __all__ = ["Recognised", "SimpleNER", "entity_sentence"]
 
 _MAX_CACHED_INTENTS = 4_096
+MAX_RECOGNISED_CHARS = 1_000
+"""Entities are looked for in a message's first 1,000 characters (the date and number parsers'
+cost grows with the text; a chat message is rarely longer)."""
 
 
 class Recognised(NamedTuple):
@@ -164,6 +167,8 @@ class SimpleNER:
         """
         if not intent.parameters:
             return Recognised(message, [])
+        if len(message) > MAX_RECOGNISED_CHARS:
+            message = message[:MAX_RECOGNISED_CHARS]  # bounds the parsers' cost per message
         found: list[MatchedParameter] = []
         sentence = self._custom(message, intent, found)
         sentence = self._base(sentence, intent, found)
@@ -227,12 +232,13 @@ class SimpleNER:
                     if span is None:
                         continue
                     start, end = span
-                    found.append(MatchedParameter(parameter.name, sentence[start:end], {}))
+                    value = _with_values(sentence[start:end], intent, found)
+                    found.append(MatchedParameter(parameter.name, value, {}))
                     # By position: the value's text may also occur earlier ("my name is Name").
                     sentence = sentence[:start] + ANY.upper() + sentence[end:]
                     continue
                 if hit is not None:
-                    found.append(MatchedParameter(parameter.name, hit.value, hit.info))
+                    found.append(MatchedParameter(parameter.name, hit.value, dict(hit.info)))
                     sentence = replace_first(hit.sentence, hit.value, entity_name.upper())
         return sentence
 
@@ -241,29 +247,39 @@ class SimpleNER:
         return now.replace(microsecond=0)
 
 
-_EDGE_PUNCTUATION = " \t\n.,;:!?¡¿\"'"
+def _with_values(text: str, intent: Intent, found: list[MatchedParameter]) -> str:
+    """Put back into free text the values found before it, where their placeholders stand
+    ("from CITY_ENTITY" -> "from Madrid"): a user never sees a placeholder."""
+    placeholders = {p.name: _placeholder(p) for p in intent.parameters}
+    for parameter in found:
+        placeholder = placeholders.get(parameter.name)
+        if placeholder is not None and parameter.value is not None:
+            text = text.replace(placeholder, str(parameter.value), 1)
+    return text
 
 
 def _free_text(sentence: str, intent: Intent, parameter: IntentParameter) -> tuple[int, int] | None:
     """Where in ``sentence`` the text standing where a training sentence has ``parameter``'s
-    fragment is, if the rest of that training sentence matches the sentence (case and edge
-    punctuation ignored)."""
-    target = sentence.strip(_EDGE_PUNCTUATION)
-    offset = len(sentence) - len(sentence.lstrip(_EDGE_PUNCTUATION))
+    fragment is, if the rest of that training sentence matches the sentence (case, spacing
+    and edge punctuation ignored). Linear in the sentence's length: no backtracking."""
+    words = [(match.start(), match.end()) for match in _WORD.finditer(sentence)]
+    folded = [sentence[start:end].casefold() for start, end in words]
     for training in intent.training_sentences:
         template = training
         for other in intent.parameters:
             if other is not parameter:
                 template = replace_first(template, other.fragment, _placeholder(other))
-        head, marker, tail = template.strip(_EDGE_PUNCTUATION).partition(parameter.fragment)
+        head, marker, tail = template.partition(parameter.fragment)
         if not marker:
             continue
-        pattern = (
-            r"\s+".join(re.escape(part) for part in head.split())
-            + r"\s*(?P<value>.+?)\s*"
-            + r"\s+".join(re.escape(part) for part in tail.split())
-        )
-        match = re.fullmatch(pattern, target, re.IGNORECASE | re.DOTALL)
-        if match is not None:
-            return match.start("value") + offset, match.end("value") + offset
+        head_words = [w.casefold() for w in _WORD.findall(head)]
+        tail_words = [w.casefold() for w in _WORD.findall(tail)]
+        first, last = len(head_words), len(words) - len(tail_words)
+        if first >= last or folded[:first] != head_words or folded[last:] != tail_words:
+            continue
+        return words[first][0], words[last - 1][1]
     return None
+
+
+_WORD = re.compile(r"[^\s.,;:!?¡¿\"']+(?:[.,;:!?¡¿\"']+[^\s.,;:!?¡¿\"']+)*")
+"""A word for free-text matching: text between spaces, without edge punctuation."""

@@ -144,7 +144,7 @@ class State:
     @property
     def classifier(self) -> IntentClassifier:
         """The classifier of this state's messages: its own, else the bot's."""
-        return self._classifier or self._bot.classifier
+        return self._bot.classifier if self._classifier is None else self._classifier
 
     @property
     def body(self) -> Body:

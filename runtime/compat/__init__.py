@@ -17,9 +17,11 @@ is installed in the environment, and a process that loads no BBF file never sees
   1.5 leaves them empty); ``prev_state`` holds a state's name, not the State.
 - Refused with :class:`runtime.errors.NotAvailableError` when used (the file still loads):
   Telegram polling and handlers, LLMs (OpenAI, HuggingFace, Replicate), LLM intent
-  classification, RAG, speech-to-text, message processors, the monitoring database,
+  classification, RAG, speech-to-text, the monitoring database,
   ``bot.receive_message``/``get_or_create_session``/``reset`` (the runtime owns sessions).
-  Other ``besser.bot`` modules fail to import, naming the module.
+  Message processors are refused when created (they would change every message). Other
+  ``besser.bot`` modules fail to import, naming the module; other ``besser`` packages
+  (``besser.BUML``) are not touched.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def wanted() -> bool:
 
 
 def imports_bbf(source: str | bytes) -> bool:
-    """Whether Python ``source`` imports ``besser.bot`` (or ``besser``) at any level.
+    """Whether Python ``source`` imports ``besser.bot`` (``from besser import bot`` too).
 
     Source that does not parse is reported as not importing it (its own import then says
     what is wrong).
@@ -61,8 +63,10 @@ def imports_bbf(source: str | bytes) -> bool:
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names = [node.module]
+            if node.module == "besser":
+                names += [f"besser.{alias.name}" for alias in node.names]
         else:
             continue
-        if any(name == "besser" or name.startswith("besser.") for name in names):
+        if any(name == "besser.bot" or name.startswith("besser.bot.") for name in names):
             return True
     return False

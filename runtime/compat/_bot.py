@@ -97,7 +97,7 @@ class BbfBot(Bot):
         self._platforms.append(platform)
         return platform
 
-    def run(self, train: bool = True, sleep: bool = True) -> None:
+    def run(self, train: bool = True, sleep: bool = True) -> int:
         """Serve the bot as ``python -m runtime serve`` does (see :meth:`runtime.Bot.run`)."""
         if any(platform.needs_network for platform in self._platforms):
             get_logger(bot=self.name).warning(
@@ -105,7 +105,7 @@ class BbfBot(Bot):
                 detail="not available in this runtime: the Telegram platform (it polls "
                 "Telegram's servers); serving the bot over WebSocket and HTTP instead",
             )
-        super().run(train, sleep)
+        return super().run(train, sleep)
 
     def stop(self) -> None:
         """Refused: a served bot stops on SIGTERM or Ctrl-C."""

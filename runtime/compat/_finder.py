@@ -1,5 +1,8 @@
 """The import hook that makes ``besser.bot...`` resolve to this runtime (nothing is installed).
 
+Only ``besser.bot`` and below are claimed: the ``besser`` namespace also holds BESSER's other
+packages (``besser.BUML``, ``besser.agent``), which keep loading from the environment.
+
 Once :func:`install` has run, ``import besser.bot.core.bot`` anywhere in the process returns a
 module built from :data:`runtime.compat._modules.MODULES`. It sits first on ``sys.meta_path``,
 so it wins over a real BBF installation too: a bot file loaded through the compatibility layer
@@ -32,13 +35,17 @@ class _BbfFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         path: Sequence[str] | None = None,
         target: ModuleType | None = None,
     ) -> importlib.machinery.ModuleSpec | None:
-        if fullname != "besser" and not fullname.startswith("besser."):
+        if fullname == "besser":
+            # The besser namespace is shared (BESSER's low-code platform: besser.BUML...):
+            # a real one wins; only without one is ``besser`` ours, an empty package.
+            if _elsewhere(fullname, path, target) is not None:
+                return None
+        elif not _is_bbf(fullname):
             return None
-        if fullname not in MODULES and fullname not in _PACKAGES:
-            supported = ", ".join(sorted(MODULES))
+        elif fullname not in MODULES and fullname not in _PACKAGES:
             raise ModuleNotFoundError(
                 f"not available in this runtime: {fullname} (a part of BBF 1.5 the "
-                f"compatibility layer does not offer; it offers {supported})",
+                "compatibility layer does not offer; see the README's BBF section)",
                 name=fullname,
             )
         is_package = fullname in _PACKAGES
@@ -57,6 +64,24 @@ class _BbfFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             module.__dict__.update(load())
 
 
+def _is_bbf(name: str) -> bool:
+    return name == "besser.bot" or name.startswith("besser.bot.")
+
+
+def _elsewhere(
+    fullname: str, path: Sequence[str] | None, target: ModuleType | None
+) -> importlib.machinery.ModuleSpec | None:
+    """The spec the other finders give ``fullname`` (None: nobody else has it)."""
+    for finder in sys.meta_path:
+        if finder is _finder:
+            continue
+        find = getattr(finder, "find_spec", None)
+        spec = None if find is None else find(fullname, path, target)
+        if spec is not None:
+            return spec  # type: ignore[no-any-return]
+    return None
+
+
 _finder = _BbfFinder()
 
 
@@ -70,11 +95,8 @@ def install() -> None:
         if _finder in sys.meta_path:
             return
         for name in list(sys.modules):
-            module = sys.modules[name]
-            if (name == "besser" or name.startswith("besser.")) and not getattr(
-                module, "__runtime_compat__", False
-            ):
-                del sys.modules[name]
+            if _is_bbf(name) and not getattr(sys.modules[name], "__runtime_compat__", False):
+                del sys.modules[name]  # a real BBF's modules: ours from now on
         sys.meta_path.insert(0, _finder)
 
 

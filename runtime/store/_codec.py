@@ -128,14 +128,16 @@ def _parameters_form(prediction: IntentClassifierPrediction) -> dict[str, list[A
 def _parameters(stored: Any) -> list[MatchedParameter]:
     """Return the matched parameters stored as ``{name: [value, info]}``.
 
-    Raises:
-        Corrupt: ``stored`` is not in that form.
+    Records written before parameters had ``info`` (a custom classifier's ``{name: value}``)
+    read as parameters without info; a value stored then that was itself a two-item list
+    ending in a dict would read as a value and its info (no such record is known).
     """
     parameters = []
     for name, pair in _expect(stored, (dict,), "the matched parameters").items():
-        if type(pair) not in (list, tuple) or len(pair) != 2 or type(pair[1]) is not dict:
-            raise Corrupt(f"matched parameter {name!r} is not a [value, info] pair")
-        parameters.append(MatchedParameter(name, pair[0], pair[1]))
+        if type(pair) in (list, tuple) and len(pair) == 2 and type(pair[1]) is dict:
+            parameters.append(MatchedParameter(name, pair[0], pair[1]))
+        else:
+            parameters.append(MatchedParameter(name, pair, {}))
     return parameters
 
 

@@ -207,3 +207,20 @@ def test_freezing_twice_adds_the_global_transitions_once() -> None:
     bot.freeze()
     assert len(bot.get_state("greet").transitions) == 2
     assert len(bot.get_state("help").transitions) == 2
+
+
+def test_a_state_s_own_transition_on_the_global_intent_is_refused_whole() -> None:
+    bot = Bot("conflict")
+    start = bot.new_state("start", initial=True)
+    other = bot.new_state("other")
+    helper = bot.new_state("help")
+    hello = bot.new_intent("hello", ["hello"])
+    helping = bot.new_intent("helping", ["help"])
+    start.when_intent_matched_go_to(hello, other)
+    other.when_intent_matched_go_to(helping, start)  # its own meaning of "help"
+    helper.set_global(helping)
+    before = {state.name: state.transitions for state in bot.states}
+    for _ in range(2):  # the same message each time: nothing was half added
+        with pytest.raises(BotDefinitionError, match="state 'other' has its own transition on"):
+            bot.freeze()
+    assert {state.name: state.transitions for state in bot.states} == before

@@ -11,8 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from runtime import (
+    Bot,
     Entity,
     Intent,
+    Runtime,
     SimpleIntentClassifier,
     SimpleNER,
     any_entity,
@@ -21,6 +23,7 @@ from runtime import (
     number_entity,
 )
 from runtime.bot._ner import entity_sentence
+from runtime.properties import NLP_LANGUAGE
 
 MADRID = ZoneInfo("Europe/Madrid")
 NOW = datetime(2025, 3, 10, 12, 0, 0, tzinfo=MADRID)  # a Monday, before the DST change
@@ -342,3 +345,38 @@ def test_the_classifier_reports_each_parameter_of_the_predicted_intent_once(mess
     declared = sorted(p.name for p in prediction.intent.parameters)
     assert sorted(p.name for p in prediction.matched_parameters) == declared
     assert prediction.intent is not fallback_intent or prediction.matched_parameters == []
+
+
+def test_free_text_is_found_in_linear_time_and_without_placeholders() -> None:
+    from runtime.bot._ner import _free_text  # noqa: PLC0415 - the matcher itself, uncapped
+
+    bot = Bot("free")
+    city = bot.new_entity("city_entity", entries={"Madrid": [], "Barcelona": ["bcn"]})
+    intent = bot.new_intent("call", ["call me NAME", "fly from CITY"])
+    intent.parameter("name", "NAME", any_entity).parameter("city", "CITY", city)
+    # A backtracking pattern took minutes on a few thousand spaces; this is one pass.
+    huge = "call me " + " " * 200_000 + "x"
+    assert _free_text(huge, intent, intent.parameters[0]) == (len(huge) - 1, len(huge))
+    found = SimpleNER().recognise("call me from madrid to bcn", intent).parameters
+    assert [(p.name, p.value) for p in found] == [
+        ("city", "Madrid"),
+        ("name", "from Madrid to bcn"),
+    ]
+
+
+def test_a_classifier_shared_by_two_bots_reads_each_bot_s_language() -> None:
+    shared = SimpleIntentClassifier()
+    answers = {}
+    for language, text in (("en", "i want two pizzas"), ("es", "quiero dos pizzas")):
+        bot = Bot(f"pizza-{language}", classifier=shared)
+        bot.set_property(NLP_LANGUAGE, language)
+        start = bot.new_state("start", initial=True)
+        order = bot.new_state("order")
+        intent = bot.new_intent("order", ["i want N pizzas", "quiero N pizzas"])
+        intent.parameter("n", "N", number_entity)
+        start.when_intent_matched_go_to(intent, order)
+        order.set_body(lambda s: s.reply(str(s.predicted_intent.get_parameter("n").value)))
+        order.go_to(start)
+        with Runtime(bot) as runtime:
+            answers[language] = runtime.send_message("u", text).result(10)
+    assert answers == {"en": ["2"], "es": ["2"]}

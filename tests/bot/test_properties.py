@@ -9,8 +9,9 @@ import pytest
 from structlog.testing import capture_logs
 
 from runtime import Bot, BotFrozenError, Property, SimpleIntentClassifier
-from runtime._cli_serve import DEFAULT_HOST, DEFAULT_PORT, _bot_settings
+from runtime._cli_serve import DEFAULT_HOST, DEFAULT_MAX_FILE_BYTES, DEFAULT_PORT, _bot_settings
 from runtime.errors import BotDefinitionError
+from runtime.platforms.web import WebSettings
 from runtime.properties import (
     DB_MONITORING,
     NLP_INTENT_THRESHOLD,
@@ -221,3 +222,29 @@ def test_the_command_line_beats_the_bots_properties() -> None:
     bot.set_property(WEBSOCKET_PORT, 9001)
     assert _bot_settings(bot, serve_args("10.0.0.1", 0))[:2] == ("10.0.0.1", 0)
     assert _bot_settings(bot, serve_args(port=7000))[:2] == ("0.0.0.0", 7000)
+
+
+def test_ports_and_frame_sizes_from_properties_are_checked_and_named(tmp_path: Path) -> None:
+    bot = Bot("ports")
+    bot.new_state("start", initial=True)
+    bot.set_property(WEBSOCKET_PORT, 99999)
+    with pytest.raises(ValueError, match=r"websocket\.port property is 99999: a port is 0"):
+        _bot_settings(bot, serve_args())
+    with pytest.raises(BotDefinitionError, match=r"websocket\.port is 99999, not a port"):
+        bot.run()
+    bot.set_property(WEBSOCKET_PORT, 8765)
+    bot.set_property(WEBSOCKET_MAX_SIZE, 1000)
+    with pytest.raises(ValueError, match=r"websocket\.max_size property is 1000: serve needs"):
+        _bot_settings(bot, serve_args())
+    bot.set_property(WEBSOCKET_MAX_SIZE, 65536)
+    _, _, options = _bot_settings(bot, serve_args())
+    assert options["max_file_bytes"] == (65536 - 1024) * 3 // 4  # base64 in one frame
+    assert WebSettings().max_file_bytes == DEFAULT_MAX_FILE_BYTES
+
+
+def test_a_bad_timezone_property_is_named() -> None:
+    bot = Bot("zones")
+    bot.new_state("start", initial=True)
+    bot.set_property(NLP_TIMEZONE, "Mars/Olympus")
+    with pytest.raises(BotDefinitionError, match=r"nlp\.timezone: timezone must be an IANA"):
+        bot.freeze()

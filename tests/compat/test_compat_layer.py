@@ -7,6 +7,7 @@ layer is process-wide once on, so what must hold *without* it runs in a child pr
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
 import textwrap
@@ -108,7 +109,9 @@ def bbf_bot(tmp_path_factory: pytest.TempPathFactory) -> Bot:
 def test_a_file_importing_besser_is_detected() -> None:
     assert imports_bbf("from besser.bot.core.bot import Bot\n")
     assert imports_bbf("import besser.bot.core.bot as b\n")
-    assert imports_bbf("def f():\n    import besser\n")
+    assert imports_bbf("def f():\n    import besser.bot\n")
+    assert imports_bbf("from besser import bot\n")
+    assert not imports_bbf("import besser\nfrom besser.BUML.metamodel import structural\n")
     assert not imports_bbf("from runtime import Bot\nimport besserx\n")
     assert not imports_bbf("from .besser import x\n")
     assert not imports_bbf("this is not python (")
@@ -270,3 +273,50 @@ def test_the_read_modify_write_bbf_loses_to_threads_loses_nothing_here(tmp_path:
         snapshot = runtime.snapshot("one")
     assert snapshot is not None
     assert snapshot.data["n"] == threads * each
+
+
+def test_besser_s_other_packages_keep_loading_beside_the_layer(tmp_path: Path) -> None:
+    """The besser namespace also holds BESSER's low-code platform (besser.BUML): the layer
+    claims besser.bot only, before and after a BBF file is loaded in the same process."""
+    package = tmp_path / "site" / "besser"
+    (package / "BUML").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "BUML" / "__init__.py").write_text("MODEL = 'buml'\n")
+    (tmp_path / "buml_bot.py").write_text(
+        "import besser.BUML\nfrom runtime import Bot\n\nbot = Bot('buml')\n"
+        "start = bot.new_state('start', initial=True)\n"
+        "start.set_body(lambda session: session.reply(besser.BUML.MODEL))\n"
+    )
+    (tmp_path / "bbf_bot.py").write_text(
+        "from besser.bot.core.bot import Bot\n\nbot = Bot('bbf')\n"
+        "start = bot.new_state('start', initial=True)\n"
+    )
+    script = textwrap.dedent(
+        """
+        import importlib, sys
+        from runtime import Runtime
+        from runtime._loader import load_bot
+        plain = load_bot("buml_bot.py")
+        load_bot("bbf_bot.py")
+        import besser.BUML
+        print(type(plain).__module__, besser.BUML.MODEL, "besser.BUML" in sys.modules)
+        print(importlib.import_module("besser.bot.core.bot").Bot.__module__)
+        with Runtime(plain) as runtime:
+            print(runtime.open_session("u").result(10))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "site")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "runtime.bot._bot buml True",
+        "runtime.compat._bot",
+        "['buml']",
+    ]

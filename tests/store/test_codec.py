@@ -8,6 +8,7 @@ import enum
 import io
 import json
 import math
+import pickle
 import struct
 import sys
 import textwrap
@@ -788,3 +789,26 @@ def test_the_pickle_codec_refuses_another_sessions_record() -> None:
     codec = PickleCodec()
     with pytest.raises(StoreCorruptError, match="session 'a'"):
         codec.decode("b", codec.encode(SessionData("a")))
+
+
+@pytest.mark.parametrize("codec", [JsonCodec(), PickleCodec()], ids=["json", "pickle"])
+def test_a_record_with_parameters_written_before_info_existed_still_reads(codec: Codec) -> None:
+    # Before MatchedParameter, a custom classifier's parameters were a {name: value} dict.
+    record = SessionData("s", predicted_intent=IntentClassifierPrediction(fallback_intent, 0.5))
+    payload = codec.encode(record)
+    if isinstance(codec, JsonCodec):
+        old = payload.replace(
+            b'"intent":["fallback_intent",0.5,"",{}]',
+            b'"intent":["fallback_intent",0.5,"",{"city":"Barcelona","n":3}]',
+        )
+    else:
+        fields = list(pickle.loads(payload))
+        fields[5] = ("fallback_intent", 0.5, "", {"city": "Barcelona", "n": 3})
+        old = pickle.dumps(tuple(fields))
+    assert old != payload
+    decoded = codec.decode("s", old).predicted_intent
+    assert decoded is not None
+    assert decoded.matched_parameters == [
+        MatchedParameter("city", "Barcelona", {}),
+        MatchedParameter("n", 3, {}),
+    ]

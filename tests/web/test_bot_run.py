@@ -21,7 +21,7 @@ start = bot.new_state("start", initial=True)
 start.set_body(lambda session: session.reply("hello from run"))
 
 if __name__ == "__main__":
-    bot.run()
+    raise SystemExit(bot.run())
 """
 
 
