@@ -69,6 +69,8 @@ MAX_USERS = 10_000
 MAX_MESSAGES = 10_000
 MAX_EVENTS = 200_000  # users x messages, or all the steps of a scripts file
 MAX_CONCURRENCY = 256  # sender threads; more only add thread switches under one GIL
+MAX_SCHEDULES = 100_000
+DEFAULT_SCHEDULES = 40  # runtime.testing._interleave.DEFAULT_SCHEDULES (not imported: startup)
 
 
 # Quoted: typeshed makes _SubParsersAction generic, the class itself is not subscriptable.
@@ -251,7 +253,22 @@ def _add_check_isolation(verbs: _SubParsers) -> None:
         "--mode",
         choices=("load", "simulate", "both"),
         default="both",
-        help="simulate (one thread, replays exactly), load (threads), or both (default)",
+        help="simulate (interleavings chosen by the seed, inside turns too: replays exactly), "
+        "load (real threads), or both (default)",
+    )
+    check.add_argument(
+        "--schedules",
+        type=_count(MAX_SCHEDULES),
+        default=DEFAULT_SCHEDULES,
+        metavar="K",
+        help=f"interleavings the simulation tries, stopping at the first that diverges "
+        f"(default: {DEFAULT_SCHEDULES})",
+    )
+    check.add_argument(
+        "--schedule",
+        type=whole_number,
+        metavar="I",
+        help="run only the simulation's interleaving I (replay commands use it)",
     )
     check.add_argument(
         "--concurrency",
@@ -332,6 +349,8 @@ def _run_check_isolation(args: argparse.Namespace) -> int:
                 seed=seed,
                 mode=args.mode,
                 concurrency=args.concurrency,
+                schedules=args.schedules,
+                schedule=args.schedule,
                 ignore_keys=args.ignore_key,
                 scripts_file=args.scripts,
                 progress=progress,

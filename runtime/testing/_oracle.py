@@ -19,14 +19,16 @@ both sides' replies before they are compared.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from types import ModuleType
-from typing import Literal
+from typing import Any, Literal
 
 from runtime._loader import load_bot
 from runtime.bot import Bot
+from runtime.testing._interleave import DEFAULT_SCHEDULES, bot_code_files, run_schedule
 from runtime.testing._load import DEFAULT_CONCURRENCY, ProgressCallback, run_load
 from runtime.testing._report import (
     Divergence,
@@ -43,7 +45,7 @@ from runtime.testing._scripts import (
     normalise_scripts,
 )
 from runtime.testing._simulation import Chooser, Simulation, seeded_chooser
-from runtime.testing._structural import structural
+from runtime.testing._structural import not_comparable, structural
 from runtime.testing._transcript import Transcript
 
 __all__ = [
@@ -200,6 +202,8 @@ def check_isolation(
     progress: ProgressCallback | None = None,
     choose: Chooser | None = None,
     replay: str | None = None,
+    schedules: int = DEFAULT_SCHEDULES,
+    schedule: int | None = None,
 ) -> IsolationReport:
     """Check that every user sees the same with other users active as alone.
 
@@ -218,8 +222,13 @@ def check_isolation(
             depend on other users (applied to both sides).
         scripts_file: where ``scripts`` came from, for the replay commands.
         progress: ``progress(phase, done, total)``, called as the runs advance.
-        choose: the simulation's scheduler (seeded from ``seed`` when None).
+        choose: the simulation's order of whole turns (then it runs that one order only, as
+            ``isolation_test`` does with Hypothesis' choices).
         replay: how to replay a divergence, instead of a ``check-isolation`` command.
+        schedules: how many interleavings the simulation tries (it stops at the first that
+            diverges): schedule 0 interleaves whole turns; the others interleave inside turns,
+            at lines of the bot's own code (``runtime.testing._interleave``).
+        schedule: run this schedule only (what a replay command does).
 
     Returns:
         The report; ``report.isolated`` tells the verdict, ``str(report)`` explains it.
@@ -233,6 +242,12 @@ def check_isolation(
         raise ValueError(f"mode must be 'simulate', 'load' or 'both', got {mode!r}")
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+    if isinstance(schedules, bool) or not isinstance(schedules, int) or schedules < 1:
+        raise ValueError(f"schedules must be a whole number of at least 1, got {schedules!r}")
+    if schedule is not None and (
+        isinstance(schedule, bool) or not isinstance(schedule, int) or schedule < 0
+    ):
+        raise ValueError(f"schedule must be a whole number of at least 0, got {schedule!r}")
     generated = scripts is None
     if scripts is None:
         steps = generate_scripts(fresh_bot(spec), users=users, messages=messages, seed=seed)
@@ -243,39 +258,43 @@ def check_isolation(
     solo_seconds = time.perf_counter() - began
     modes: tuple[Mode, ...] = ("simulate", "load") if mode == "both" else (mode,)
     results = []
+    events = sum(len(script) for script in steps.values())
+    verdict = _Verdict(
+        alone,
+        steps,
+        ignore_keys=ignore_keys,
+        normalise=normalise,
+        replay=replay,
+        replay_options={
+            "seed": seed,
+            "users": users,
+            "messages": messages,
+            "concurrency": concurrency,
+            "scripts_file": None if generated else (scripts_file or "SCRIPTS.json"),
+            "ignore_keys": sorted(ignore_keys),
+        },
+        spec=spec,
+    )
     for current in modes:
-        command = replay or replay_command(
+        if current == "load":
+            run = run_load(
+                fresh_bot(spec), steps, seed=seed, concurrency=concurrency, progress=progress
+            )
+            found = verdict.divergences("load", run.transcripts)
+            results.append(ModeResult(current, len(steps), events, run.seconds, tuple(found)))
+            continue
+        found, seconds, runs = _simulate(
             spec,
-            mode=current,
-            seed=seed,
-            users=users,
-            messages=messages,
-            concurrency=concurrency,
-            scripts_file=None if generated else (scripts_file or "SCRIPTS.json"),
-            ignore_keys=sorted(ignore_keys),
-        )
-        together, seconds, schedule = _run_mode(
-            current,
-            spec,
-            scripts=steps,
-            seed=seed,
-            concurrency=concurrency,
-            progress=progress,
-            choose=choose,
-        )
-        found = compare(
-            alone,
-            together,
             steps,
-            mode=current,
-            replay=command,
-            ignore_keys=ignore_keys,
-            normalise=normalise,
-            schedule=schedule,
+            seed=seed,
+            indexes=[schedule] if schedule is not None else range(schedules),
+            choose=choose,
+            verdict=verdict,
+            progress=progress,
         )
-        events = sum(len(script) for script in steps.values())
-        results.append(ModeResult(current, len(steps), events, seconds, tuple(found)))
+        results.append(ModeResult(current, len(steps), events, seconds, tuple(found), runs))
     return IsolationReport(
+        hints=_not_comparable(alone),
         bot=spec,
         seed=seed,
         results=tuple(results),
@@ -286,31 +305,121 @@ def check_isolation(
     )
 
 
-def _run_mode(
-    mode: Mode,
+def _simulate(
     spec: str,
-    *,
     scripts: Scripts,
+    *,
     seed: int,
-    concurrency: int,
-    progress: ProgressCallback | None,
+    indexes: Iterable[int],
     choose: Chooser | None,
-) -> tuple[dict[str, Transcript], float, list[tuple[str, int]]]:
-    bot = fresh_bot(spec)
-    if mode == "load":
-        run = run_load(bot, scripts, seed=seed, concurrency=concurrency, progress=progress)
-        return run.transcripts, run.seconds, []
+    verdict: _Verdict,
+    progress: ProgressCallback | None,
+) -> tuple[list[Divergence], float, int]:
+    """Run the simulation's schedules until one diverges; return its divergences, the time
+    taken and how many schedules ran."""
     began = time.perf_counter()
     total = sum(len(script) for script in scripts.values())
-    chooser = seeded_chooser(seed) if choose is None else choose
+    if choose is not None:  # one order of whole turns, chosen by the caller (Hypothesis)
+        transcripts, order = _whole_turns(spec, scripts, choose)
+        found = verdict.divergences("simulate", transcripts, order=order)
+        return found, time.perf_counter() - began, 1
+    indexes = list(indexes)
+    files: frozenset[str] | None = None
+    expected = total * _LINES_PER_TURN
+    runs = 0
+    for runs, index in enumerate(indexes, start=1):
+        if index == 0:
+            transcripts, order = _whole_turns(spec, scripts, seeded_chooser(seed))
+            found = verdict.divergences("simulate", transcripts, index=index, order=order)
+        else:
+            if files is None:
+                files = bot_code_files(spec)
+            ran = run_schedule(
+                lambda: fresh_bot(spec),
+                files,
+                scripts,
+                seed=seed,
+                index=index,
+                expected_steps=expected,
+            )
+            if ran.run.errors:
+                user, error = next(iter(ran.run.errors.items()))
+                raise RuntimeError(f"the scheduled run of {user} failed: {error!r}") from error
+            expected = max(ran.run.steps, 1)
+            found = verdict.divergences("simulate", ran.transcripts, index=index)
+            note = ran.describe()
+            if ran.run.blocked:
+                note += f"\nblocked past the timeout (the replay may differ): {ran.run.blocked[0]}"
+            found = [_noted(divergence, note) for divergence in found]
+        if progress is not None:
+            progress("simulate", runs, len(indexes))
+        if found:
+            return found, time.perf_counter() - began, runs
+    return [], time.perf_counter() - began, runs
 
-    def counted(ready: Sequence[str]) -> str:
-        if progress is not None and len(simulation.schedule) % 64 == 0:
-            progress("simulate", len(simulation.schedule), total)
-        return chooser(ready)
 
-    simulation = Simulation(bot)
-    transcripts = simulation.run(scripts, counted)
-    if progress is not None:
-        progress("simulate", total, total)
-    return transcripts, time.perf_counter() - began, simulation.schedule
+_LINES_PER_TURN = 12
+"""A first guess of the yield points per turn, before a schedule has counted them."""
+
+
+def _not_comparable(alone: Mapping[str, Transcript]) -> tuple[str, ...]:
+    """Hints for the session values no comparison can check (each key named once)."""
+    hints: dict[str, str] = {}
+    for user, transcript in alone.items():
+        for key, value in transcript.data.items():
+            for what in not_comparable(value):
+                hints.setdefault(
+                    f"{key}:{what}",
+                    f"session data {key!r} (user {user} and maybe others) holds an {what}: "
+                    "not comparable, so not compared; store plain data (or give its class "
+                    "fields) to have it checked",
+                )
+    return tuple(hints.values())
+
+
+@dataclasses.dataclass(frozen=True)
+class _Verdict:
+    """Compares a mode's transcripts with the solo runs, naming how to replay the run."""
+
+    alone: Mapping[str, Transcript]
+    scripts: Scripts
+    ignore_keys: Collection[str]
+    normalise: Normaliser | None
+    replay: str | None
+    replay_options: Mapping[str, Any]
+    spec: str
+
+    def divergences(
+        self,
+        mode: Mode,
+        together: Mapping[str, Transcript],
+        *,
+        index: int | None = None,
+        order: Sequence[tuple[str, int]] = (),
+    ) -> list[Divergence]:
+        command = self.replay or replay_command(
+            self.spec, mode=mode, schedule=index, **self.replay_options
+        )
+        return compare(
+            self.alone,
+            together,
+            self.scripts,
+            mode=mode,
+            replay=command,
+            ignore_keys=self.ignore_keys,
+            normalise=self.normalise,
+            schedule=order,
+        )
+
+
+def _noted(divergence: Divergence, note: str) -> Divergence:
+    detail = f"{divergence.detail}\n{note}" if divergence.detail else note
+    return dataclasses.replace(divergence, detail=detail)
+
+
+def _whole_turns(
+    spec: str, scripts: Scripts, choose: Chooser
+) -> tuple[dict[str, Transcript], list[tuple[str, int]]]:
+    """One order of whole turns on one thread (schedule 0, and Hypothesis' runs)."""
+    simulation = Simulation(fresh_bot(spec))
+    return simulation.run(scripts, choose), simulation.schedule

@@ -65,8 +65,9 @@ class ModeResult:
         mode: ``"simulate"`` or ``"load"``.
         users: users in the run.
         events: steps sent.
-        seconds: wall time of the run (solo runs not included).
+        seconds: wall time of the mode (solo runs not included).
         divergences: what differed from the solo runs.
+        runs: how many schedules ran (the simulation stops at the first that diverges).
     """
 
     mode: Mode
@@ -74,11 +75,17 @@ class ModeResult:
     events: int
     seconds: float
     divergences: tuple[Divergence, ...]
+    runs: int = 1
 
     @property
     def events_per_second(self) -> float:
-        """Events handled per second of the run."""
-        return self.events / self.seconds if self.seconds > 0 else float("inf")
+        """Events handled per second of the mode's runs (every schedule counted)."""
+        return self.events * self.runs / self.seconds if self.seconds > 0 else float("inf")
+
+    @property
+    def runs_per_second(self) -> float:
+        """Schedules (whole runs of every script) per second."""
+        return self.runs / self.seconds if self.seconds > 0 else float("inf")
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,7 @@ class IsolationReport:
         generated: whether the scripts were generated from the seed (else given).
         scripts_file: the file the given scripts came from, if any.
         solo_seconds: wall time of the solo runs.
+        hints: what could not be checked and why (values that compare by identity only).
     """
 
     bot: str
@@ -102,6 +110,7 @@ class IsolationReport:
     generated: bool = True
     scripts_file: str | None = None
     solo_seconds: float = 0.0
+    hints: tuple[str, ...] = ()
 
     @property
     def isolated(self) -> bool:
@@ -114,14 +123,16 @@ class IsolationReport:
         return tuple(d for result in self.results for d in result.divergences)
 
     def summary_table(self) -> str:
-        """Return a table: mode, users, events, events/s, divergences."""
-        header = ("mode", "users", "events", "events/s", "divergences")
+        """Return a table: mode, users, events, events/s, schedules, schedules/s, divergences."""
+        header = ("mode", "users", "events", "events/s", "schedules", "schedules/s", "divergences")
         rows = [
             (
                 r.mode,
                 str(r.users),
                 str(r.events),
                 f"{r.events_per_second:,.0f}",
+                str(r.runs),
+                f"{r.runs_per_second:,.1f}",
                 str(len(r.divergences)),
             )
             for r in self.results
@@ -145,6 +156,10 @@ class IsolationReport:
             self.summary_table(),
             "",
         ]
+        for hint in self.hints:
+            lines.append(f"note: {hint}")
+        if self.hints:
+            lines.append("")
         if self.isolated:
             lines.append("isolated: every user saw alone what they saw together")
             return "\n".join(lines)
@@ -174,6 +189,7 @@ def replay_command(
     concurrency: int | None = None,
     scripts_file: str | None = None,
     ignore_keys: Sequence[str] = (),
+    schedule: int | None = None,
 ) -> str:
     """Return the ``python -m runtime check-isolation`` command that replays a run.
 
@@ -186,6 +202,7 @@ def replay_command(
         concurrency: sender threads (load mode only).
         scripts_file: the scripts file, ``"SCRIPTS.json"`` for scripts given in Python.
         ignore_keys: data keys the run ignored.
+        schedule: the simulation's schedule that diverged (replayed alone).
     """
     words = ["python", "-m", "runtime", "check-isolation", bot, "--seed", str(seed)]
     if scripts_file is None:
@@ -193,6 +210,8 @@ def replay_command(
     else:
         words += ["--scripts", scripts_file]
     words += ["--mode", mode]
+    if mode == "simulate" and schedule is not None:
+        words += ["--schedule", str(schedule)]
     if mode == "load" and concurrency is not None:
         words += ["--concurrency", str(concurrency)]
     for key in ignore_keys:

@@ -6,7 +6,13 @@ run and in the together run: ``==`` says they differ although both print the sam
 compared here through :func:`structural`, which turns them into plain data: dataclasses,
 named tuples and objects with a ``__dict__`` by class qualified name and fields, enum members
 by class qualified name and member name, sets as sets, mappings and sequences element by
-element. Anything else is compared as itself (strings, numbers, bytes, dates...).
+element; objects with ``__slots__`` by their slots; instances of classes defined in the bot's
+own module copies by their fields even when the class defines ``__eq__`` (which would see the
+other copy's class as foreign). Anything else with an ``__eq__`` of its own is compared as itself
+(strings, numbers, bytes, dates...). What has no fields and compares by identity (``object()``,
+a lock) cannot be compared across runs: it is *not comparable*, equal to any value of its class,
+and each such place is noted (:func:`not_comparable`) so that the report says so instead of
+reporting a divergence.
 """
 
 from __future__ import annotations
@@ -18,7 +24,10 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["structural"]
+__all__ = ["not_comparable", "structural"]
+
+_BOT_COPY_PREFIX = "_runtime_bot_"
+"""How the loader names a bot file's module copies (``runtime._loader``)."""
 
 _PLAIN = (str, int, float, complex, bytes, bool, type(None))
 
@@ -39,12 +48,20 @@ def structural(value: Any) -> Any:
     return _Converter().convert(value)
 
 
+def not_comparable(value: Any) -> list[str]:
+    """Return what in ``value`` cannot be compared across runs (empty when everything can)."""
+    converter = _Converter()
+    converter.convert(value)
+    return converter.opaque
+
+
 class _Converter:
     """One conversion: the path being converted (for cycles) and what is done (for sharing)."""
 
     def __init__(self) -> None:
         self._path: dict[int, int] = {}  # id -> its depth on the current path
         self._done: dict[int, Any] = {}  # id -> its stand-in (the objects are alive meanwhile)
+        self.opaque: list[str] = []
 
     def convert(self, value: Any) -> Any:
         if isinstance(value, _PLAIN) and not isinstance(value, enum.Enum):
@@ -68,6 +85,11 @@ class _Converter:
         self._done[key] = stand_in
         return stand_in
 
+    def _mapping(self, value: Mapping[Any, Any]) -> Any:
+        convert = self.convert
+        items = [(_Hashable(convert(k)), _Hashable(convert(v))) for k, v in value.items()]
+        return ("mapping", len(items), frozenset(items))
+
     def _container(self, value: Any) -> Any:
         convert = self.convert
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -80,17 +102,40 @@ class _Converter:
         if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
             return ("namedtuple", _qualname(value), tuple(convert(v) for v in value))
         if isinstance(value, Mapping):
-            items = [(_Hashable(convert(k)), _Hashable(convert(v))) for k, v in value.items()]
-            return ("mapping", len(items), frozenset(items))
+            return self._mapping(value)
         if isinstance(value, set | frozenset):
             members = [_Hashable(convert(v)) for v in value]
             return ("set", len(members), frozenset(members))
         if isinstance(value, list | tuple):
             return (type(value).__name__, tuple(convert(v) for v in value))
-        attributes = getattr(value, "__dict__", None)
-        if isinstance(attributes, dict) and _compares_by_identity(type(value)):
-            return ("object", _qualname(value), convert(attributes))
-        return value  # its own equality (dates, decimals, UUIDs, Files, user __eq__)
+        cls = type(value)
+        by_identity = _compares_by_identity(cls)
+        if not by_identity and not cls.__module__.startswith(_BOT_COPY_PREFIX):
+            return value  # its own equality (dates, decimals, UUIDs, Files, a helper's __eq__)
+        attributes = _fields(value)
+        if attributes is not None:
+            # Not convert(): the fields dict is a temporary, whose id a later one may reuse.
+            return ("object", _qualname(value), self._mapping(attributes))
+        if not by_identity:
+            return value
+        self.opaque.append(f"{cls.__qualname__} value (it compares by identity, has no fields)")
+        return ("not comparable", _qualname(value))
+
+
+def _fields(value: object) -> dict[str, Any] | None:
+    """An object's fields: its ``__dict__`` and ``__slots__`` (None: it has neither)."""
+    attributes = getattr(value, "__dict__", None)
+    fields: dict[str, Any] = dict(attributes) if isinstance(attributes, dict) else {}
+    has_slots = False
+    for cls in type(value).__mro__:
+        slots = cls.__dict__.get("__slots__", ())
+        for name in [slots] if isinstance(slots, str) else slots:
+            if name in ("__dict__", "__weakref__"):
+                continue
+            has_slots = True
+            if hasattr(value, name):
+                fields[name] = getattr(value, name)
+    return fields if isinstance(attributes, dict) or has_slots else None
 
 
 def _compares_by_identity(cls: type) -> bool:

@@ -37,7 +37,15 @@ def test_an_isolated_bot_exits_0_with_a_summary_table() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "check-isolation runtime/examples/notebook.py: seed 4, 3 users, 18 events"
-    assert lines[2].split() == ["mode", "users", "events", "events/s", "divergences"]
+    assert lines[2].split() == [
+        "mode",
+        "users",
+        "events",
+        "events/s",
+        "schedules",
+        "schedules/s",
+        "divergences",
+    ]
     assert [line.split()[0] for line in lines[4:6]] == ["simulate", "load"]
     assert lines[-1] == "isolated: every user saw alone what they saw together"
     assert result.stderr == ""  # no progress bar when stderr is not a terminal, no log lines

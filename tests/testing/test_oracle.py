@@ -51,9 +51,27 @@ def test_the_load_mode_catches_each_racy_bot_within_a_few_seeds(name: str) -> No
     assert caught, f"{name} was not caught in {LOAD_SEEDS} seeds"
 
 
-def test_a_race_inside_one_turn_is_invisible_to_the_simulation() -> None:
+def test_a_race_inside_one_turn_is_invisible_to_whole_turn_interleavings() -> None:
     for seed in range(5):
-        assert check_isolation(racy("inside_turn"), seed=seed, mode="simulate").isolated
+        report = check_isolation(racy("inside_turn"), seed=seed, mode="simulate", schedule=0)
+        assert report.isolated
+
+
+def test_the_simulation_catches_a_race_inside_a_turn_on_every_seed_and_replays_it() -> None:
+    for seed in range(5):
+        report = check_isolation(racy("inside_turn"), seed=seed, users=8, messages=10)
+        simulated = report.results[0]
+        assert simulated.mode == "simulate"
+        assert simulated.divergences, f"seed {seed}"
+        first = simulated.divergences[0]
+        index = int(first.replay.rsplit("--schedule ", 1)[1])
+        assert index >= 1  # an interleaving inside turns
+        assert "switch(es): " in first.detail
+        assert "inside_turn.py:" in first.detail
+        again = check_isolation(
+            racy("inside_turn"), seed=seed, users=8, messages=10, mode="simulate", schedule=index
+        )
+        assert again.divergences == simulated.divergences  # the very same, replies included
 
 
 def test_a_stashed_session_shows_as_a_missing_reply_and_a_body_error() -> None:
@@ -86,7 +104,7 @@ def test_a_divergence_names_the_user_the_step_the_replies_and_a_replay_command()
     assert divergence.expected != divergence.actual
     assert divergence.replay == (
         f"python -m runtime check-isolation {racy('last_user')} --seed 3 --users 3 "
-        "--messages 5 --mode simulate"
+        "--messages 5 --mode simulate --schedule 0"
     )
     assert "turns in order:" in divergence.detail
 
@@ -154,7 +172,15 @@ def test_the_summary_table_counts_users_events_and_divergences() -> None:
     report = check_isolation(racy("last_user"), seed=1, users=3, messages=4)
     lines = report.summary_table().splitlines()
 
-    assert lines[0].split() == ["mode", "users", "events", "events/s", "divergences"]
+    assert lines[0].split() == [
+        "mode",
+        "users",
+        "events",
+        "events/s",
+        "schedules",
+        "schedules/s",
+        "divergences",
+    ]
     assert [line.split()[:3] for line in lines[2:]] == [
         ["simulate", "3", "12"],
         ["load", "3", "12"],
@@ -246,3 +272,44 @@ def load_bot_module_twice() -> tuple[Any, Any]:
             del sys.modules[name]
         modules.append(module)
     return modules[0], modules[1]
+
+
+def test_values_without_structural_equality_are_noted_not_reported() -> None:
+    bot = str(Path(__file__).parent / "clean_bots" / "opaque_values.py")
+    for seed in range(3):
+        report = check_isolation(bot, seed=seed, users=4, messages=5, mode="simulate")
+        assert report.isolated, report.format()
+        assert report.hints == (
+            "session data 'marker' (user user-0 and maybe others) holds an object value (it "
+            "compares by identity, has no fields): not comparable, so not compared; store plain "
+            "data (or give its class fields) to have it checked",
+        )
+        assert "note: session data 'marker'" in report.format()
+
+
+def test_a_changed_slot_or_custom_eq_value_still_diverges() -> None:
+    from runtime.testing._structural import structural  # noqa: PLC0415
+
+    copies = [_module_copy("opaque_values", n) for n in (1, 2)]  # as two runs load it
+    one, two = (copy.Money(5) for copy in copies)
+    assert one != two  # each copy's __eq__ sees the other's class as foreign
+    assert structural(one) == structural(two)
+    assert structural(copies[0].Money(5)) != structural(copies[1].Money(6))
+    assert structural(copies[0].Slot("a")) == structural(copies[1].Slot("a"))
+    assert structural(copies[0].Slot("a")) != structural(copies[1].Slot("b"))
+
+
+def _module_copy(stem: str, n: int) -> Any:
+    """A copy of a clean bot module named as the loader names bot copies (``_runtime_bot_``)."""
+    path = Path(__file__).parent / "clean_bots" / f"{stem}.py"
+    name = f"_runtime_bot_{stem}_copy_{n}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[name]
+    return module
