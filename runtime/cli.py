@@ -31,7 +31,7 @@ import os
 import random
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from runtime import __version__
 from runtime._cli_args import add_compat, whole_number
@@ -42,6 +42,9 @@ from runtime.errors import BotDefinitionError, BotLoadError, StoreError
 from runtime.log import configure_cli_logging
 from runtime.platforms.terminal import EXIT_INTERRUPTED, EXIT_OK, REPLY_TIMEOUT, TerminalChat
 from runtime.runtime import MAX_SESSION_ID_LENGTH, Runtime
+
+if TYPE_CHECKING:
+    from runtime.testing import IsolationReport
 
 __all__ = [
     "EXIT_INTERRUPTED",
@@ -271,6 +274,11 @@ def _add_check_isolation(verbs: _SubParsers) -> None:
         help="run only the simulation's interleaving I (replay commands use it)",
     )
     check.add_argument(
+        "--no-shrink",
+        action="store_true",
+        help="on a divergence, do not shrink it to the fewest users, steps and switches",
+    )
+    check.add_argument(
         "--concurrency",
         type=_count(MAX_CONCURRENCY),
         default=8,
@@ -351,6 +359,7 @@ def _run_check_isolation(args: argparse.Namespace) -> int:
                 concurrency=args.concurrency,
                 schedules=args.schedules,
                 schedule=args.schedule,
+                log_level=logging.DEBUG if args.verbose else logging.CRITICAL,
                 ignore_keys=args.ignore_key,
                 scripts_file=args.scripts,
                 progress=progress,
@@ -359,7 +368,26 @@ def _run_check_isolation(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     _print_text(report.format())
+    if not report.isolated and not args.no_shrink:
+        _print_shrunk(report, tuple(args.ignore_key), args.verbose)
     return EXIT_OK if report.isolated else EXIT_NOT_ISOLATED
+
+
+def _print_shrunk(report: IsolationReport, ignore_keys: tuple[str, ...], verbose: bool) -> None:
+    """Shrink the simulation's divergence and print the smallest case with its replay."""
+    from runtime.testing import shrink  # noqa: PLC0415 (only this verb)
+    from runtime.testing._progress import progress_bars  # noqa: PLC0415
+
+    with progress_bars(sys.stderr) as progress:
+
+        def tried(checks: int) -> None:
+            if progress is not None:
+                progress("shrink", checks, checks + 1)
+
+        level = logging.DEBUG if verbose else logging.CRITICAL
+        shrunk = shrink(report, ignore_keys=ignore_keys, progress=tried, log_level=level)
+    if shrunk is not None:
+        _print_text("\n" + shrunk.format())
 
 
 def _print_text(text: str) -> None:

@@ -37,6 +37,7 @@ from runtime.testing._scripts import (
     paraphrase,
     vocabulary,
 )
+from runtime.testing._shrink import Shrunk, shrink
 from runtime.testing._simulation import Chooser, Simulation, seeded_chooser
 from runtime.testing._transcript import StepResult, Transcript
 
@@ -60,6 +61,7 @@ __all__ = [
     "ModeResult",
     "Normaliser",
     "ProgressCallback",
+    "Shrunk",
     "Simulation",
     "Step",
     "StepResult",
@@ -80,6 +82,7 @@ __all__ = [
     "replay_command",
     "run_load",
     "seeded_chooser",
+    "shrink",
     "solo_transcripts",
     "steps",
     "vocabulary",

@@ -19,17 +19,20 @@ both sides' replies before they are compared.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from types import ModuleType
 from typing import Any, Literal
 
 from runtime._loader import load_bot
 from runtime.bot import Bot
-from runtime.testing._interleave import DEFAULT_SCHEDULES, bot_code_files, run_schedule
-from runtime.testing._load import DEFAULT_CONCURRENCY, ProgressCallback, run_load
+from runtime.testing._fresh import fresh_pool, load_run, schedule_run, solo_run, whole_turns_run
+from runtime.testing._interleave import DEFAULT_SCHEDULES
+from runtime.testing._load import DEFAULT_CONCURRENCY, ProgressCallback
 from runtime.testing._report import (
     Divergence,
     IsolationReport,
@@ -44,7 +47,7 @@ from runtime.testing._scripts import (
     generate_scripts,
     normalise_scripts,
 )
-from runtime.testing._simulation import Chooser, Simulation, seeded_chooser
+from runtime.testing._simulation import Chooser, Simulation
 from runtime.testing._structural import not_comparable, structural
 from runtime.testing._transcript import Transcript
 
@@ -204,6 +207,8 @@ def check_isolation(
     replay: str | None = None,
     schedules: int = DEFAULT_SCHEDULES,
     schedule: int | None = None,
+    fresh_processes: bool = True,
+    log_level: int | None = None,
 ) -> IsolationReport:
     """Check that every user sees the same with other users active as alone.
 
@@ -229,6 +234,12 @@ def check_isolation(
             diverges): schedule 0 interleaves whole turns; the others interleave inside turns,
             at lines of the bot's own code (``runtime.testing._interleave``).
         schedule: run this schedule only (what a replay command does).
+        fresh_processes: run every solo run, schedule and load run in a process of its own,
+            forked from a clean fork server (``runtime.testing._fresh``), so that the
+            environment, other modules and the global random start clean each time; False
+            runs them all in this process (faster to start, but runs can leak into each other).
+        log_level: in the fresh processes, log as the command line does from this level
+            (None: as a new process does by default).
 
     Returns:
         The report; ``report.isolated`` tells the verdict, ``str(report)`` explains it.
@@ -253,48 +264,60 @@ def check_isolation(
         steps = generate_scripts(fresh_bot(spec), users=users, messages=messages, seed=seed)
     else:
         steps = normalise_scripts(scripts)
-    began = time.perf_counter()
-    alone = solo_transcripts(spec, steps, progress)
-    solo_seconds = time.perf_counter() - began
-    modes: tuple[Mode, ...] = ("simulate", "load") if mode == "both" else (mode,)
-    results = []
-    events = sum(len(script) for script in steps.values())
-    verdict = _Verdict(
-        alone,
-        steps,
-        ignore_keys=ignore_keys,
-        normalise=normalise,
-        replay=replay,
-        replay_options={
-            "seed": seed,
-            "users": users,
-            "messages": messages,
-            "concurrency": concurrency,
-            "scripts_file": None if generated else (scripts_file or "SCRIPTS.json"),
-            "ignore_keys": sorted(ignore_keys),
-        },
-        spec=spec,
-    )
-    for current in modes:
-        if current == "load":
-            run = run_load(
-                fresh_bot(spec), steps, seed=seed, concurrency=concurrency, progress=progress
-            )
-            found = verdict.divergences("load", run.transcripts)
-            results.append(ModeResult(current, len(steps), events, run.seconds, tuple(found)))
-            continue
-        found, seconds, runs = _simulate(
-            spec,
+    fresh = fresh_processes and choose is None
+    with _runner(fresh, log_level) as run:
+        began = time.perf_counter()
+        alone, hazards, expected = _solo(run, spec, steps, seed, progress, measure=fresh)
+        if not fresh:  # no yield points counted: a fixed guess, so that replays agree
+            expected = _LINES_PER_TURN * sum(len(script) for script in steps.values())
+        solo_seconds = time.perf_counter() - began
+        modes: tuple[Mode, ...] = ("simulate", "load") if mode == "both" else (mode,)
+        results = []
+        events = sum(len(script) for script in steps.values())
+        verdict = _Verdict(
+            alone,
             steps,
-            seed=seed,
-            indexes=[schedule] if schedule is not None else range(schedules),
-            choose=choose,
-            verdict=verdict,
-            progress=progress,
+            ignore_keys=ignore_keys,
+            normalise=normalise,
+            replay=replay,
+            replay_options={
+                "seed": seed,
+                "users": users,
+                "messages": messages,
+                "concurrency": concurrency,
+                "scripts_file": None if generated else (scripts_file or "SCRIPTS.json"),
+                "ignore_keys": sorted(ignore_keys),
+            },
+            spec=spec,
         )
-        results.append(ModeResult(current, len(steps), events, seconds, tuple(found), runs))
+        for current in modes:
+            if current == "load":
+                transcripts, seconds = run(load_run, spec, steps, seed, concurrency).result()
+                if progress is not None:
+                    progress("load", events, events)
+                found = verdict.divergences("load", transcripts)
+                results.append(ModeResult(current, len(steps), events, seconds, tuple(found)))
+                continue
+            indexes = [schedule] if schedule is not None else list(range(schedules))
+            began = time.perf_counter()
+            if choose is not None:  # one order of whole turns, chosen by the caller
+                together, order = _whole_turns(spec, steps, choose)
+                found, runs = verdict.divergences("simulate", together, order=order), 1
+            else:
+                found, runs = _simulate(
+                    run,
+                    spec,
+                    steps,
+                    seed=seed,
+                    indexes=indexes,
+                    expected=expected,
+                    verdict=verdict,
+                    progress=progress,
+                )
+            seconds = time.perf_counter() - began
+            results.append(ModeResult(current, len(steps), events, seconds, tuple(found), runs))
     return IsolationReport(
-        hints=_not_comparable(alone),
+        hints=(*_not_comparable(alone), *hazards),
         bot=spec,
         seed=seed,
         results=tuple(results),
@@ -305,61 +328,118 @@ def check_isolation(
     )
 
 
+Submit = Callable[..., "Future[Any]"]
+"""``submit(fn, *args)``: run ``fn(*args)``, here or in a fresh process; a future of it."""
+
+
+@contextlib.contextmanager
+def _runner(fresh: bool, log_level: int | None) -> Iterator[Submit]:
+    if fresh:
+        with fresh_pool(log_level=log_level) as submit:
+            yield submit
+        return
+
+    def here(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # the future carries it, as a pool's would
+            future.set_exception(exc)
+        return future
+
+    yield here
+
+
+def _solo(
+    run: Submit,
+    spec: str,
+    scripts: Scripts,
+    seed: int,
+    progress: ProgressCallback | None,
+    *,
+    measure: bool,
+) -> tuple[dict[str, Transcript], list[str], int]:
+    """Each user alone: the transcripts, the process-wide hazards seen, the yield points."""
+    futures = {
+        user: run(solo_run, spec, user, script, seed, measure) for user, script in scripts.items()
+    }
+    alone: dict[str, Transcript] = {}
+    hazards: dict[str, list[str]] = {}
+    steps = 0
+    for done, (user, future) in enumerate(futures.items(), start=1):
+        transcript, found, count = future.result()
+        alone[user] = transcript
+        steps += count
+        for hazard in found:
+            hazards.setdefault(hazard, []).append(user)
+        if progress is not None:
+            progress("solo", done, len(futures))
+    return alone, [_hazard(what, users) for what, users in hazards.items()], steps
+
+
+def _hazard(what: str, users: list[str]) -> str:
+    shown = ", ".join(users[:3]) + (f" and {len(users) - 3} more" if len(users) > 3 else "")
+    advice = _ADVICE.get(what.split(" ", 1)[0], "")
+    return (
+        f"process-wide state: the bot {what} during a turn (alone, as {shown}); every user of "
+        f"a server shares it{advice}"
+    )
+
+
+_ADVICE = {
+    "draws": ": use a random.Random of its own (seeded from the session id to repeat)",
+    "changes": ": keep per-user data in the session",
+}
+
+
 def _simulate(
+    run: Submit,
     spec: str,
     scripts: Scripts,
     *,
     seed: int,
-    indexes: Iterable[int],
-    choose: Chooser | None,
+    indexes: list[int],
+    expected: int,
     verdict: _Verdict,
     progress: ProgressCallback | None,
-) -> tuple[list[Divergence], float, int]:
-    """Run the simulation's schedules until one diverges; return its divergences, the time
-    taken and how many schedules ran."""
-    began = time.perf_counter()
-    total = sum(len(script) for script in scripts.values())
-    if choose is not None:  # one order of whole turns, chosen by the caller (Hypothesis)
-        transcripts, order = _whole_turns(spec, scripts, choose)
-        found = verdict.divergences("simulate", transcripts, order=order)
-        return found, time.perf_counter() - began, 1
-    indexes = list(indexes)
-    files: frozenset[str] | None = None
-    expected = total * _LINES_PER_TURN
-    runs = 0
-    for runs, index in enumerate(indexes, start=1):
-        if index == 0:
-            transcripts, order = _whole_turns(spec, scripts, seeded_chooser(seed))
-            found = verdict.divergences("simulate", transcripts, index=index, order=order)
-        else:
-            if files is None:
-                files = bot_code_files(spec)
-            ran = run_schedule(
-                lambda: fresh_bot(spec),
-                files,
-                scripts,
-                seed=seed,
-                index=index,
-                expected_steps=expected,
-            )
-            if ran.run.errors:
-                user, error = next(iter(ran.run.errors.items()))
-                raise RuntimeError(f"the scheduled run of {user} failed: {error!r}") from error
-            expected = max(ran.run.steps, 1)
-            found = verdict.divergences("simulate", ran.transcripts, index=index)
-            note = ran.describe()
-            if ran.run.blocked:
-                note += f"\nblocked past the timeout (the replay may differ): {ran.run.blocked[0]}"
-            found = [_noted(divergence, note) for divergence in found]
-        if progress is not None:
-            progress("simulate", runs, len(indexes))
-        if found:
-            return found, time.perf_counter() - began, runs
-    return [], time.perf_counter() - began, runs
+) -> tuple[list[Divergence], int]:
+    """Run the simulation's schedules, two at a time, until one diverges; return its
+    divergences and how many schedules were looked at (in order)."""
+    looked = 0
+    for start in range(0, len(indexes), _WAVE):
+        batch = indexes[start : start + _WAVE]
+        futures = [
+            run(whole_turns_run, spec, scripts, seed)
+            if index == 0
+            else run(schedule_run, spec, scripts, seed, index, max(expected, 1))
+            for index in batch
+        ]
+        for index, future in zip(batch, futures, strict=True):
+            looked += 1
+            if index == 0:
+                together, order = future.result()
+                found = verdict.divergences("simulate", together, index=index, order=order)
+            else:
+                together, described, blocked = future.result()
+                found = verdict.divergences("simulate", together, index=index)
+                note = described
+                if blocked:
+                    note += f"\nblocked past the timeout (the replay may differ): {blocked[0]}"
+                found = [_noted(divergence, note) for divergence in found]
+            if progress is not None:
+                progress("simulate", looked, len(indexes))
+            if found:
+                for rest in futures:
+                    rest.cancel()
+                return found, looked
+    return [], looked
 
+
+_WAVE = 2
+"""Schedules run at once (the fork server's workers: this machine's 2 cores)."""
 
 _LINES_PER_TURN = 12
-"""A first guess of the yield points per turn, before a schedule has counted them."""
+"""Yield points per turn assumed when the solo runs did not count them (in-process runs)."""
 
 
 def _not_comparable(alone: Mapping[str, Transcript]) -> tuple[str, ...]:
@@ -400,7 +480,7 @@ class _Verdict:
         command = self.replay or replay_command(
             self.spec, mode=mode, schedule=index, **self.replay_options
         )
-        return compare(
+        found = compare(
             self.alone,
             together,
             self.scripts,
@@ -410,6 +490,7 @@ class _Verdict:
             normalise=self.normalise,
             schedule=order,
         )
+        return [dataclasses.replace(d, schedule=index) for d in found]
 
 
 def _noted(divergence: Divergence, note: str) -> Divergence:

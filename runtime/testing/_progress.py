@@ -10,7 +10,12 @@ from runtime.testing._load import ProgressCallback
 
 __all__ = ["progress_bars"]
 
-_LABELS = {"solo": "each user alone", "simulate": "simulation", "load": "load"}
+_LABELS = {
+    "solo": "each user alone",
+    "simulate": "simulation",
+    "load": "load",
+    "shrink": "shrinking",
+}
 
 
 @contextlib.contextmanager

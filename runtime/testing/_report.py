@@ -29,6 +29,7 @@ class Divergence:
         actual: the same, with the other users active.
         replay: a shell command that replays the run.
         detail: other differences (an error, body errors) and context, one per line, or ''.
+        schedule: the simulation's schedule that showed it (None in the load mode).
     """
 
     mode: Mode
@@ -39,6 +40,7 @@ class Divergence:
     actual: tuple[str, ...]
     replay: str
     detail: str = ""
+    schedule: int | None = None
 
     def format(self) -> str:
         """Return the divergence as a few readable lines."""

@@ -21,6 +21,7 @@ next yield point. Such a run may not replay exactly; the report says when it hap
 
 from __future__ import annotations
 
+import _thread
 import os
 import random
 import sys
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, Protocol
 
-__all__ = ["PCT", "LineScheduler", "RandomWalk", "Run", "Strategy", "Switch"]
+__all__ = ["PCT", "LineScheduler", "RandomWalk", "Run", "Strategy", "Switch", "active"]
 
 
 class Strategy(Protocol):
@@ -114,13 +115,53 @@ class Run:
     """Exceptions that escaped a task (they end that task only)."""
 
 
+class _Gate:
+    """Where a task waits for the baton: closed until opened once, closed again by the wait.
+
+    Built on a raw lock, as is everything the scheduler itself waits on: the bot's
+    ``threading`` locks and events may be cooperative ones (``_cooperative``), which call back
+    into the scheduler.
+    """
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = _thread.allocate_lock()
+        self._lock.acquire()
+
+    def open(self) -> None:
+        self._lock.release()
+
+    def wait(self) -> None:
+        self._lock.acquire()
+
+
+class _Flag:
+    """A one-way flag the caller's thread waits on, with a timeout (raw locks only)."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition(_thread.allocate_lock())
+        self._set = False
+
+    def set(self) -> None:
+        with self._condition:
+            self._set = True
+            self._condition.notify_all()
+
+    def wait(self, timeout: float) -> bool:
+        with self._condition:
+            if not self._set:
+                self._condition.wait(timeout)
+            return self._set
+
+
 class _Task:
     __slots__ = ("go", "name", "order", "where")
 
     def __init__(self, name: str, order: int) -> None:
         self.name = name
         self.order = order
-        self.go = threading.Event()
+        self.go = _Gate()
         self.where = "start"
 
 
@@ -147,15 +188,16 @@ class LineScheduler:
         self._strategy = strategy
         self._block_timeout = block_timeout
         self._deadlock_timeout = deadlock_timeout
-        self._mutex = threading.Lock()
+        self._mutex = _thread.allocate_lock()  # real: a bot's locks may be cooperative
         self._tasks: dict[int, _Task] = {}  # thread ident -> task
         self._holder: _Task | None = None
         self._waiting: list[_Task] = []  # ready for the baton, in task order
         self._blocked: set[str] = set()
+        self._lock_waiting: set[str] = set()
         self._left = 0
         self._ticks = 0
         self._handoffs = 0
-        self._all_done = threading.Event()
+        self._all_done = _Flag()
         self._run = Run()
 
     # -- in the tasks' threads ----------------------------------------------------------------
@@ -190,6 +232,7 @@ class LineScheduler:
                 if self._holder is None:
                     self._pass_on(None)
             else:
+                self._lock_waiting.clear()  # progress: lock waiters may retry
                 run = self._run
                 run.steps += 1
                 chosen = self._strategy.pick(run.steps, task.name, self._names())
@@ -200,8 +243,40 @@ class LineScheduler:
                 self._hand_to(chosen)
         task.go.wait()
 
+    def wait_for_lock(self, what: str) -> bool:
+        """Let another task run because this one cannot take a lock another task holds (a
+        cooperative lock calls this instead of blocking the baton holder).
+
+        Returns:
+            True once this task holds the baton again (the caller retries the lock); False
+            when the calling thread is not a task of this scheduler or no other task can run
+            (the caller then blocks for real).
+
+        Raises:
+            RuntimeError: every other task is waiting for a lock too (a deadlock in the bot).
+        """
+        task = self._tasks.get(threading.get_ident())
+        if task is None:
+            return False
+        with self._mutex:
+            if self._holder is not task:
+                return False
+            self._lock_waiting.add(task.name)
+            candidates = [t.name for t in self._waiting if t.name not in self._lock_waiting]
+            if not candidates:
+                if self._waiting:
+                    waiting = ", ".join(sorted(self._lock_waiting))
+                    raise RuntimeError(f"deadlock: {waiting} all wait for locks in the bot")
+                return False
+            run = self._run
+            chosen = self._strategy.pick(run.steps, None, candidates)
+            run.switches.append(Switch(run.steps, task.name, chosen, f"{task.where} ({what})"))
+            self._wait_in_line(task)
+            self._hand_to(chosen)
+        task.go.wait()
+        return True
+
     def _wait_in_line(self, task: _Task) -> None:
-        task.go.clear()
         self._waiting.append(task)
         self._waiting.sort(key=lambda t: t.order)
 
@@ -213,7 +288,7 @@ class LineScheduler:
         self._waiting.remove(task)
         self._holder = task
         self._handoffs += 1
-        task.go.set()
+        task.go.open()
 
     def _main(self, task: _Task, body: Callable[[], object]) -> None:
         task.go.wait()
@@ -246,6 +321,14 @@ class LineScheduler:
         Raises:
             RuntimeError: every unfinished task stayed blocked for ``deadlock_timeout``.
         """
+        global _active  # noqa: PLW0603 - the one scheduler cooperative locks report to
+        _active = self
+        try:
+            return self._run_tasks(tasks)
+        finally:
+            _active = None
+
+    def _run_tasks(self, tasks: Mapping[str, Callable[[], object]]) -> Run:
         threads = []
         for order, (name, body) in enumerate(tasks.items()):
             task = _Task(name, order)
@@ -293,3 +376,11 @@ class LineScheduler:
                         f"deadlock: {', '.join(sorted(self._blocked))} blocked for "
                         f"{self._deadlock_timeout:.0f} s in the bot's code"
                     )
+
+
+_active: LineScheduler | None = None
+
+
+def active() -> LineScheduler | None:
+    """The scheduler running now in this process, if any (for cooperative locks)."""
+    return _active

@@ -24,7 +24,7 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["not_comparable", "structural"]
+__all__ = ["Converted", "not_comparable", "structural"]
 
 _BOT_COPY_PREFIX = "_runtime_bot_"
 """How the loader names a bot file's module copies (``runtime._loader``)."""
@@ -48,8 +48,27 @@ def structural(value: Any) -> Any:
     return _Converter().convert(value)
 
 
+class Converted:
+    """A value already converted where its classes live (a fresh process): its stand-in, its
+    ``repr`` for reports, and what in it is not comparable. :func:`structural` of it is its
+    stand-in."""
+
+    __slots__ = ("hints", "stand_in", "text")
+
+    def __init__(self, value: Any) -> None:
+        converter = _Converter()
+        self.stand_in = converter.convert(value)
+        self.text = repr(value)
+        self.hints = tuple(converter.opaque)
+
+    def __repr__(self) -> str:
+        return self.text
+
+
 def not_comparable(value: Any) -> list[str]:
     """Return what in ``value`` cannot be compared across runs (empty when everything can)."""
+    if isinstance(value, Converted):
+        return list(value.hints)
     converter = _Converter()
     converter.convert(value)
     return converter.opaque
@@ -70,6 +89,8 @@ class _Converter:
             return value
         if isinstance(value, enum.Enum):
             return ("enum", _qualname(value), value.name)
+        if isinstance(value, Converted):
+            return value.stand_in
         if isinstance(value, types.FunctionType | types.BuiltinFunctionType | type):
             return ("named", type(value).__name__, getattr(value, "__qualname__", repr(value)))
         key = id(value)

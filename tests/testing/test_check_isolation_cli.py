@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -19,10 +20,12 @@ ROOT = Path(__file__).resolve().parents[2]
 RACY = "tests/testing/racy_bots"
 
 
-def check(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m runtime check-isolation ARGS`` from the project root."""
+def check(*args: str, shrink: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m runtime check-isolation ARGS`` from the project root (without shrinking
+    unless asked: it is tested on its own below)."""
+    options = [] if shrink else ["--no-shrink"]
     return subprocess.run(
-        [sys.executable, "-m", "runtime", "check-isolation", *args],
+        [sys.executable, "-m", "runtime", "check-isolation", *args, *options],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -69,7 +72,33 @@ def test_a_racy_bot_exits_1_with_a_report_whose_replay_command_reproduces_it() -
 
 
 def divergences(report: str) -> str:
-    return report.split("NOT ISOLATED", 1)[1]
+    return report.split("NOT ISOLATED", 1)[1].split("\nShrunk in ", 1)[0]
+
+
+def test_a_divergence_is_shrunk_to_a_small_case_that_replays(tmp_path: Path) -> None:
+    result = check(
+        f"{RACY}/inside_turn.py", "--seed", "3", "--users", "6", "--mode", "simulate", shrink=True
+    )
+    assert result.returncode == 1
+    shrunk = result.stdout.split("\nShrunk in ", 1)[1]
+    head, rest = shrunk.split(":", 1)
+    assert re.fullmatch(
+        r"[\d.]+ s \(\d+ checks\) to 2 users, 2 steps, schedule \d+ \(1 switch\)", head
+    )
+    saved = rest.split("Save these scripts as SHRUNK.json to replay it:\n", 1)[1]
+    assert len(json.loads(saved)) == 2
+    (tmp_path / "SHRUNK.json").write_text(saved)
+    replay = next(
+        line.split("replay:", 1)[1].strip() for line in rest.splitlines() if "replay:" in line
+    )
+    words = shlex.split(replay)
+    assert words[words.index("--scripts") + 1] == "SHRUNK.json"
+    words[words.index("--scripts") + 1] = str(tmp_path / "SHRUNK.json")
+    for _ in range(3):  # the shrunk case replays, the same every time
+        again = check(*words[4:])
+        assert again.returncode == 1
+        assert "1 switch(es): " in again.stdout
+        assert divergences(again.stdout).count("together:") == 1
 
 
 def test_a_body_error_caused_by_a_race_is_reported_not_logged() -> None:
