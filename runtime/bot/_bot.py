@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from runtime.bot._entity import Entity, IntentParameter
 from runtime.bot._global import GlobalStates
 from runtime.bot._intent import Intent
+from runtime.bot._settings import BotSettings, check_classifier
 from runtime.bot._state import Body, State, check_arity
-from runtime.errors import BotDefinitionError, BotFrozenError
-from runtime.properties import (
-    NLP_INTENT_THRESHOLD,
-    NLP_LANGUAGE,
-    NLP_TIMEZONE,
-    WEBSOCKET_HOST,
-    WEBSOCKET_PORT,
-    Properties,
-    Property,
-)
+from runtime.errors import BotDefinitionError
 
 if TYPE_CHECKING:
     from runtime.bot._classifier import IntentClassifier
-    from runtime.bot._ner import SimpleNER
 
 __all__ = ["Bot"]
-
-
-def _check_classifier(classifier: object, what: str) -> None:
-    if not callable(getattr(classifier, "predict", None)):
-        raise BotDefinitionError(f"{what} needs a predict(message, intents) method")
 
 
 def _check_name(name: object, what: str) -> str:
@@ -42,7 +27,7 @@ def _check_name(name: object, what: str) -> str:
     return name
 
 
-class Bot:
+class Bot(BotSettings):
     """A chatbot defined once and served to many users (BBF's bot-definition API).
 
     Args:
@@ -64,19 +49,13 @@ class Bot:
     """
 
     def __init__(self, name: str, *, classifier: IntentClassifier | None = None) -> None:
-        self._name = _check_name(name, "bot")
+        super().__init__(_check_name(name, "bot"), classifier)
         self._states: dict[str, State] = {}
         self._intents: dict[str, Intent] = {}
         self._initial: State | None = None
         self._global_fallback_body: Body | None = None
         self._entities: dict[str, Entity] = {}
-        self._classifier = classifier
-        self._default_ic_config: IntentClassifier | None = None
-        self._default_classifier: IntentClassifier | None = None
-        self._ner: SimpleNER | None = None
-        self._properties = Properties()
         self._globals = GlobalStates()
-        self._frozen = False
         self._lock = threading.Lock()
 
     @property
@@ -100,11 +79,6 @@ class Bot:
         return tuple(self._entities.values())
 
     @property
-    def properties(self) -> Properties:
-        """The bot's property values (see :mod:`runtime.properties`)."""
-        return self._properties
-
-    @property
     def global_states(self) -> frozenset[State]:
         """The states made global with :meth:`State.set_global`."""
         return self._globals.states
@@ -118,55 +92,6 @@ class Bot:
     def global_fallback_body(self) -> Body | None:
         """The fallback body of every state that has none of its own, if set."""
         return self._global_fallback_body
-
-    @property
-    def classifier(self) -> IntentClassifier:
-        """The intent classifier of every state that has none of its own."""
-        if self._classifier is not None:
-            return self._classifier
-        if self._default_classifier is None or not self._frozen:
-            from runtime.bot._classifier import SimpleIntentClassifier  # noqa: PLC0415
-
-            threshold = None
-            if self._properties.is_set(NLP_INTENT_THRESHOLD):
-                threshold = self._properties.get(NLP_INTENT_THRESHOLD)
-            try:
-                self._default_classifier = (
-                    SimpleIntentClassifier(ner=self.ner)
-                    if threshold is None
-                    else SimpleIntentClassifier(threshold, ner=self.ner)
-                )
-            except (TypeError, ValueError) as exc:
-                raise BotDefinitionError(
-                    f"bot {self._name!r}: property {NLP_INTENT_THRESHOLD.name}: {exc}"
-                ) from None
-        return self._default_classifier
-
-    @property
-    def ner(self) -> SimpleNER:
-        """The entity recogniser that fills intent parameters, configured by the
-        ``nlp.language`` and ``nlp.timezone`` properties."""
-        if self._ner is None or not self._frozen:
-            from runtime.bot._ner import SimpleNER  # noqa: PLC0415
-
-            ner = self._ner
-            language = self._properties.get(NLP_LANGUAGE)
-            timezone = self._properties.get(NLP_TIMEZONE)
-            if ner is None or (ner.language, ner.timezone) != (language, timezone):
-                try:
-                    ner = SimpleNER(language, timezone)
-                except ValueError as exc:
-                    raise BotDefinitionError(
-                        f"bot {self._name!r}: properties {NLP_LANGUAGE.name} and "
-                        f"{NLP_TIMEZONE.name}: {exc}"
-                    ) from None
-            self._ner = ner
-        return self._ner
-
-    @property
-    def frozen(self) -> bool:
-        """Whether a Runtime has started on this bot (then it can no longer change)."""
-        return self._frozen
 
     def get_state(self, name: str) -> State:
         """Return the state called ``name``.
@@ -205,7 +130,7 @@ class Bot:
                 "a bot has exactly one"
             )
         if ic_config is not None:
-            _check_classifier(ic_config, f"state {name!r}: ic_config")
+            check_classifier(ic_config, f"state {name!r}: ic_config")
         state = State(
             self,
             name,
@@ -301,49 +226,6 @@ class Bot:
         self._entities[name] = entity
         return entity
 
-    # -- properties ---------------------------------------------------------------------------
-
-    def load_properties(self, path: str | os.PathLike[str]) -> None:
-        """Read bot properties from an INI file (BBF's ``config.ini``; see
-        :mod:`runtime.properties`). A missing file is logged and skipped, as in BBF.
-
-        Raises:
-            BotDefinitionError: the file is not valid INI, or the bot is being served.
-        """
-        self._check_mutable()
-        self._properties.load(path)
-
-    def get_property(self, prop: Property) -> Any:
-        """Return a property's value, or its default when unset.
-
-        Raises:
-            TypeError: ``prop`` is not a :class:`~runtime.properties.Property`.
-            BotDefinitionError: the value set is not of the property's type.
-        """
-        return self._properties.get(prop)
-
-    def set_property(self, prop: Property, value: Any) -> None:
-        """Set a property (None removes it).
-
-        Raises:
-            TypeError: ``prop`` is not a Property or ``value`` is not of its type.
-            BotFrozenError: the bot is being served.
-        """
-        self._check_mutable()
-        self._properties.set(prop, value)
-
-    def set_default_ic_config(self, ic_config: IntentClassifier | None) -> None:
-        """Set the classifier of the states created from now on without their own
-        ``ic_config`` (BBF's rule: states created before keep theirs).
-
-        Raises:
-            BotDefinitionError: ``ic_config`` has no ``predict`` method.
-        """
-        self._check_mutable()
-        if ic_config is not None:
-            _check_classifier(ic_config, "ic_config")
-        self._default_ic_config = ic_config
-
     def set_global_fallback_body(self, body: Body) -> None:
         """Set the fallback body of every state that has no fallback body of its own.
 
@@ -353,12 +235,6 @@ class Bot:
         self._check_mutable()
         check_arity(body, 1, "global fallback body")
         self._global_fallback_body = body
-
-    def set_classifier(self, classifier: IntentClassifier) -> None:
-        """Replace the intent classifier (anything with ``predict(message, intents)``)."""
-        self._check_mutable()
-        _check_classifier(classifier, "a classifier")
-        self._classifier = classifier
 
     def freeze(self) -> None:
         """Check the bot is complete and forbid further changes (a Runtime does this on start).
@@ -380,41 +256,6 @@ class Bot:
             self._globals.connect(self.states)
             _ = self.classifier, self.ner
             self._frozen = True
-
-    # -- serving ------------------------------------------------------------------------------
-
-    def run(self, train: bool = True, sleep: bool = True) -> int:
-        """Serve the bot as ``python -m runtime serve`` does, on ``websocket.host`` and
-        ``websocket.port`` (BBF's defaults: localhost:8765), until SIGTERM or Ctrl-C.
-
-        Args:
-            train: accepted for BBF's signature; there is nothing to train.
-            sleep: accepted for BBF's signature; serving always blocks until stopped.
-
-        Returns:
-            0 once stopped and drained (``serve``'s exit code).
-
-        Raises:
-            BotDefinitionError: the bot is incomplete, or ``websocket.port`` is not a port.
-            OSError: the port cannot be bound.
-        """
-        from runtime.platforms.web._server import serve  # noqa: PLC0415 - the web stack is big
-
-        host = self.get_property(WEBSOCKET_HOST)
-        port = self.get_property(WEBSOCKET_PORT)
-        if not 0 <= port <= 65535:
-            raise BotDefinitionError(
-                f"bot {self._name!r}: property {WEBSOCKET_PORT.name} is {port}, not a port "
-                "(0 to 65535)"
-            )
-        return serve(self, host=host, port=port)
-
-    def _check_mutable(self) -> None:
-        if self._frozen:
-            raise BotFrozenError(
-                f"bot {self._name!r} is being served by a Runtime and can no longer change; "
-                "define it completely before starting the Runtime"
-            )
 
     def _note_transition(self, source: State, dest: State) -> None:
         self._globals.note_transition(source, dest)
