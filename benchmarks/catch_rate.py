@@ -12,6 +12,9 @@ generated scripts of ``--users`` x ``--messages``. Per bot it reports:
   seed that caught a divergence (median and max over those seeds; the check runs all its
   modes, it does not stop at the first divergence);
 - for clean bots, the false positives: seeds that reported a divergence;
+- for the first seed whose simulation diverged: how many of ``--replays`` runs of its replay
+  (the same seed and schedule) gave the very same divergences, and what shrinking it left
+  (users, steps, switches, seconds);
 - errors: seeds on which the checker raised, or why the bot's process failed.
 
 Run from the project root::
@@ -62,6 +65,8 @@ TARGET_RATE = 0.95
 
 _MARK = "catch-rate-seed "
 """Prefix of the worker's result lines on stdout (anything else a bot prints is ignored)."""
+_EXTRA = "catch-rate-replay "
+"""Prefix of the worker's line on replaying and shrinking the first divergence."""
 
 
 # -- the bots ---------------------------------------------------------------------------------
@@ -117,10 +122,20 @@ def discover(patterns: str = "*", folder: Path = BOTS) -> list[BotFile]:
 # -- one bot, in its own process ----------------------------------------------------------------
 
 
-def _worker(bot: str, seeds: int, users: int, messages: int, mode: str) -> None:
-    """Run the checker on ``bot`` for each seed; print one marked JSON line per seed."""
+def _worker(args: argparse.Namespace) -> None:
+    """Run the checker on ``bot`` for each seed; print one marked JSON line per seed; then
+    replay and shrink the first simulation divergence (one marked line)."""
     from runtime.log import configure_cli_logging  # noqa: PLC0415 - only the worker needs them
     from runtime.testing import check_isolation  # noqa: PLC0415
+
+    bot, seeds, users, messages, mode = (
+        args.worker,
+        args.seeds,
+        args.users,
+        args.messages,
+        args.mode,
+    )
+    first = None
 
     configure_cli_logging(logging.CRITICAL)  # racy bodies raise on purpose; keep stderr short
     for seed in range(seeds):
@@ -133,6 +148,7 @@ def _worker(bot: str, seeds: int, users: int, messages: int, mode: str) -> None:
                 users=users,
                 messages=messages,
                 mode=mode,  # type: ignore[arg-type]  # checked by the parent's argparse
+                log_level=logging.CRITICAL,  # the fresh processes too
             )
         except Exception as exc:  # reported as this seed's error, the run goes on
             entry.update(caught=False, seconds=time.perf_counter() - began, error=_describe(exc))
@@ -143,8 +159,50 @@ def _worker(bot: str, seeds: int, users: int, messages: int, mode: str) -> None:
                 divergences={result.mode: len(result.divergences) for result in report.results},
                 solo_seconds=report.solo_seconds,
                 mode_seconds={result.mode: result.seconds for result in report.results},
+                schedules={result.mode: result.runs for result in report.results},
             )
+            simulated = [d for d in report.divergences if d.mode == "simulate"]
+            if first is None and simulated:
+                first = report
         print(_MARK + json.dumps(entry), flush=True)
+    if first is not None and args.replays:
+        extra = _replay_and_shrink(first, users, messages, args.replays)
+        print(_EXTRA + json.dumps(extra), flush=True)
+
+
+def _replay_and_shrink(report: Any, users: int, messages: int, replays: int) -> dict[str, Any]:
+    """Replay the report's first simulation divergence ``replays`` times; shrink it."""
+    from runtime.testing import check_isolation, shrink  # noqa: PLC0415
+
+    divergences = [d for d in report.divergences if d.mode == "simulate"]
+
+    def seen(found: Any) -> list[Any]:
+        return [(d.user, d.step, d.actual) for d in found if d.mode == "simulate"]
+
+    schedule = divergences[0].schedule
+    same = 0
+    for _ in range(replays):
+        again = check_isolation(
+            report.bot,
+            seed=report.seed,
+            users=users,
+            messages=messages,
+            mode="simulate",
+            schedule=schedule,
+            log_level=logging.CRITICAL,
+        )
+        same += seen(again.divergences) == seen(divergences)
+    shrunk = shrink(report, log_level=logging.CRITICAL)
+    return {
+        "seed": report.seed,
+        "schedule": schedule,
+        "replays": replays,
+        "replayed": same,
+        "shrunk_users": None if shrunk is None else len(shrunk.scripts),
+        "shrunk_steps": None if shrunk is None else shrunk.steps,
+        "shrunk_switches": None if shrunk is None else shrunk.switches,
+        "shrink_seconds": None if shrunk is None else shrunk.seconds,
+    }
 
 
 def _describe(exc: BaseException) -> str:
@@ -160,6 +218,7 @@ class BotRun:
     seeds: list[dict[str, Any]]
     seconds: float
     error: str | None  # why the bot's process failed (None: it ran every seed)
+    replay: dict[str, Any] | None = None  # the first simulation divergence replayed, shrunk
 
     @property
     def caught(self) -> int:
@@ -204,6 +263,7 @@ class BotRun:
             "errors": self.errors,
             "error": self.first_error(),
             "seconds": self.seconds,
+            "replay_and_shrink": self.replay,
             "per_seed": self.seeds,
         }
 
@@ -227,6 +287,8 @@ def run_bot(bot: BotFile, args: argparse.Namespace, runtime_dir: Path | None = N
         str(args.messages),
         "--mode",
         args.mode,
+        "--replays",
+        str(args.replays),
     ]
     env = dict(os.environ)
     if runtime_dir is not None:
@@ -256,7 +318,10 @@ def run_bot(bot: BotFile, args: argparse.Namespace, runtime_dir: Path | None = N
     if error is None and (code != 0 or len(seeds) < args.seeds):
         tail = " | ".join(stderr.strip().splitlines()[-3:]) or "no output"
         error = f"process exited with {code} after {len(seeds)} seed(s): {tail}"
-    return BotRun(bot, seeds, time.perf_counter() - began, error)
+    extras = [
+        json.loads(line[len(_EXTRA) :]) for line in stdout.splitlines() if line.startswith(_EXTRA)
+    ]
+    return BotRun(bot, seeds, time.perf_counter() - began, error, extras[0] if extras else None)
 
 
 def _text(value: str | bytes | None) -> str:
@@ -288,6 +353,8 @@ def table(runs: list[BotRun], mode: str) -> str:
         "median s",
         "max s",
         "false pos",
+        "replays",
+        "shrunk to",
         "errors",
     ]
     rows = []
@@ -307,6 +374,8 @@ def table(runs: list[BotRun], mode: str) -> str:
                 _seconds(detections, "median"),
                 _seconds(detections, "max"),
                 "-" if false_positives is None else str(false_positives),
+                _replays(run.replay),
+                _shrunk(run.replay),
                 str(run.errors) if run.error is None else "ERROR",
             ]
         )
@@ -326,6 +395,19 @@ def table(runs: list[BotRun], mode: str) -> str:
         out.append("")
         out += [f"ERROR {name}: {message}" for name, message in problems]
     return "\n".join(out)
+
+
+def _replays(replay: dict[str, Any] | None) -> str:
+    return "-" if replay is None else f"{replay['replayed']}/{replay['replays']}"
+
+
+def _shrunk(replay: dict[str, Any] | None) -> str:
+    if replay is None or replay["shrunk_users"] is None:
+        return "-"
+    return (
+        f"{replay['shrunk_users']}u {replay['shrunk_steps']}s {replay['shrunk_switches']}sw "
+        f"{replay['shrink_seconds']:.1f}s"
+    )
 
 
 def summary(runs: list[BotRun]) -> dict[str, Any]:
@@ -428,6 +510,13 @@ def _parser() -> argparse.ArgumentParser:
         help="measure the runtime package of this git commit instead of the working tree's "
         "(extracted with git archive into a temporary folder): a BEFORE baseline",
     )
+    parser.add_argument(
+        "--replays",
+        type=int,
+        default=None,
+        help="replays of each bot's first simulation divergence, which is then shrunk "
+        "(default: 10; 0 with --quick)",
+    )
     parser.add_argument("--worker", metavar="BOT", help=argparse.SUPPRESS)
     return parser
 
@@ -437,10 +526,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.seeds is None:
         args.seeds = QUICK_SEEDS if args.quick else 50
+    if args.replays is None:
+        args.replays = 0 if args.quick else 10
     if args.timeout is None:
         args.timeout = 60.0 + 10.0 * args.seeds
     if args.worker is not None:
-        _worker(args.worker, args.seeds, args.users, args.messages, args.mode)
+        _worker(args)
         return 0
     bots = discover(args.bots)
     if not bots:
