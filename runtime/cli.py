@@ -31,6 +31,7 @@ import os
 import random
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import BrokenExecutor
 from typing import TYPE_CHECKING, TypeAlias
 
 from runtime import __version__
@@ -366,6 +367,13 @@ def _run_check_isolation(args: argparse.Namespace) -> int:
             )
     except (BotLoadError, BotDefinitionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenExecutor as exc:  # a run's process died: os._exit() or a crash in the bot
+        print(
+            f"error: a run of the bot ended its own process ({type(exc).__name__}: {exc}); "
+            "a body calling os._exit() or crashing the interpreter cannot be checked",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     _print_text(report.format())
     if not report.isolated and not args.no_shrink:

@@ -317,3 +317,16 @@ def test_a_report_quoting_undecodable_arguments_prints_on_a_strict_stdout() -> N
     assert result.returncode == 1, result.stderr.decode(errors="replace")
     assert b"--ignore-key 'caf\\udce9'" in result.stdout
     assert result.stderr == b""
+
+
+def test_a_bot_that_ends_its_own_process_gets_a_clear_error(tmp_path: Path) -> None:
+    bot = tmp_path / "exit_bot.py"
+    bot.write_text(
+        "import os\nfrom runtime import Bot\n\nbot = Bot('exits')\n"
+        "start = bot.new_state('start', initial=True)\n"
+        "start.set_body(lambda session: os._exit(3))\n"
+    )
+    result = check(str(bot), "--seed", "1", "--users", "2", "--messages", "2")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: a run of the bot ended its own process (")
+    assert "Traceback" not in result.stderr
