@@ -102,17 +102,27 @@ def test_poison_after_one_never_runs_a_crashed_event_again() -> None:
     assert crasher.attempts == 1
 
 
-def test_other_sessions_keep_moving_while_a_crashing_session_backs_off() -> None:
+def test_other_sessions_keep_moving_while_a_crashing_session_backs_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A backoff longer than the test: the crashing session waits for it throughout, whatever
+    # the machine's speed (with the real 1 s cap, 20 replies on a loaded machine could take
+    # longer than the backoff and the assertion below would test the clock, not the runtime).
+    monkeypatch.setattr(
+        "runtime.actors._session_actor.restart_delay",
+        lambda crashes, backoff: 0.0 if crashes <= 1 else 3600.0,  # none after the first
+    )
     crasher = Crasher(crashes=100)
-    # The second crash in a row waits restart_delay(2, 1.0) = 1 s before the third attempt.
-    with Runtime(crasher.bot, poison_after=3, restart_backoff=1.0) as rt:
-        poison = rt.send_message("crashing", "boom")
-        assert crasher.attempted[1].wait(TIMEOUT)  # the second attempt ran (and crashed)
-        replies = [rt.send_message(f"other-{i}", "hello") for i in range(20)]
-        assert [f.result(timeout=TIMEOUT) for f in replies] == [["1:hello"]] * 20
-        assert not poison.done()  # still waiting for its backoff
-        with pytest.raises(PoisonEventError):
-            poison.result(timeout=TIMEOUT)
+    rt = Runtime(crasher.bot, poison_after=3, restart_backoff=1.0).start()
+    poison = rt.send_message("crashing", "boom")
+    assert crasher.attempted[1].wait(TIMEOUT)  # the second attempt ran (and crashed)
+    replies = [rt.send_message(f"other-{i}", "hello") for i in range(20)]
+    assert [f.result(timeout=TIMEOUT) for f in replies] == [["1:hello"]] * 20
+    assert not poison.done()  # still waiting for its backoff
+    assert crasher.attempts == 2
+    assert rt.stop(timeout=0.2) is False  # the drain does not wait out the backoff
+    with pytest.raises(RuntimeStoppedError):
+        poison.result(timeout=0)
 
 
 def test_stop_during_a_backoff_fails_the_waiting_retry_and_returns() -> None:
