@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
-from runtime._cli_args import add_compat, rate
+from runtime._cli_args import add_compat, rate, whole_number
 from runtime._loader import load_bot
 from runtime.errors import BotDefinitionError, BotLoadError, StoreError
 from runtime.log import configure_cli_logging
@@ -34,6 +34,13 @@ def _port(value: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {port}")
     return port
+
+
+def _shard_count(value: str) -> int:
+    count = whole_number(value)
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"--shards needs at least 1 shard, got {count}")
+    return count
 
 
 def add_serve(verbs: _SubParsers) -> None:
@@ -90,6 +97,22 @@ def add_serve(verbs: _SubParsers) -> None:
         help="messages per second each connection may send (default: 30, bursts of 2x)",
     )
     serve.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        nargs="?",
+        const="",
+        default=None,
+        help="run the sessions on Ray shards (pip install -e '.[ray]'): join the cluster at "
+        "ADDRESS, or start a local Ray with every core when no ADDRESS is given",
+    )
+    serve.add_argument(
+        "--shards",
+        metavar="K",
+        type=_shard_count,
+        default=None,
+        help="with --ray: how many shard actors (default: 2)",
+    )
+    serve.add_argument(
         "-v", "--verbose", action="store_true", help="log everything, down to debug level"
     )
     serve.set_defaults(handler=_run_serve)
@@ -130,11 +153,23 @@ def _bot_settings(bot: Bot, args: argparse.Namespace) -> tuple[str, int, dict[st
     return host, port, options
 
 
+def _ray_backend(args: argparse.Namespace) -> object | None:
+    """The ``RayBackend`` that ``--ray`` asks for (its shards load BOT themselves), or None."""
+    if args.ray is None:
+        if args.shards is not None:
+            raise ValueError("--shards needs --ray: shards run on Ray")
+        return None
+    from runtime.ray import RayBackend  # noqa: PLC0415  # the optional extra
+
+    return RayBackend(args.ray or None, args.shards or 2, bot_path=args.bot)
+
+
 def _run_serve(args: argparse.Namespace) -> int:
     configure_cli_logging(logging.DEBUG if args.verbose else logging.WARNING)
     try:
         bot = load_bot(args.bot)
-    except (BotLoadError, BotDefinitionError) as exc:
+        backend = _ray_backend(args)
+    except (BotLoadError, BotDefinitionError, ImportError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     # Here, not at the top: `chat` and `check-isolation` do not pay for FastAPI and uvicorn.
@@ -150,7 +185,8 @@ def _run_serve(args: argparse.Namespace) -> int:
             store=args.store,
             data_dir=args.data or DEFAULT_DATA_DIR,
             settings=settings,
+            runtime_options=None if backend is None else {"backend": backend},
         )
-    except (BotDefinitionError, StoreError, ValueError, OSError) as exc:
+    except (BotDefinitionError, StoreError, ValueError, OSError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -15,8 +15,10 @@ Every exception the runtime raises on purpose derives from one root::
      ├── StoreError                  the session store failed; the event had no effect
      │    ├── StoreUnavailableError   the store is down, full or locked (it recovers by itself)
      │    └── StoreCorruptError       a stored record cannot be decoded
+     │    └── ShardFencedError        a replaced Ray shard incarnation tried to write (refused)
      ├── SessionValueError           a session value cannot be copied or stored (also TypeError)
-     └── OverloadedError             a queue bound was reached; the event was not accepted
+     ├── OverloadedError             a queue bound was reached; the event was not accepted
+     └── ShardUnavailableError       a Ray shard could not be reached in time (runtime.ray)
 
 Every failed reply future means the same thing: nothing of that turn was committed (the session
 is as it was before the event). A resolved future means all of it was.
@@ -41,6 +43,8 @@ __all__ = [
     "SessionCrashedError",
     "SessionRuntimeError",
     "SessionValueError",
+    "ShardFencedError",
+    "ShardUnavailableError",
     "StoreCorruptError",
     "StoreError",
     "StoreUnavailableError",
@@ -158,6 +162,24 @@ class StoreCorruptError(StoreError):
         super().__init__(f"the stored record of session {session_id!r} cannot be read: {reason}")
 
 
+class ShardFencedError(StoreError):
+    """A write of a Ray shard incarnation that a newer incarnation replaced was refused.
+
+    Each incarnation of a shard (``runtime.ray``) takes a generation number from the store when
+    it starts; the store refuses writes tagged with an older one, so an old incarnation that
+    still answers after a node loss cannot commit anything. Its turn fails and is rolled back.
+
+    Attributes:
+        shard: the shard's index.
+        generation: the refused incarnation's generation.
+    """
+
+    def __init__(self, message: str, *, shard: int = -1, generation: int = -1) -> None:
+        super().__init__(message)
+        self.shard = shard
+        self.generation = generation
+
+
 class SessionValueError(SessionRuntimeError, TypeError):
     """A session value cannot be copied or stored, so it is refused (or its turn not committed).
 
@@ -202,6 +224,26 @@ class OverloadedError(SessionRuntimeError):
         self.bound = bound
         self.size = size
         self.limit = limit
+
+
+class ShardUnavailableError(SessionRuntimeError):
+    """The Ray shard holding the session did not answer for this event (``runtime.ray``).
+
+    Raised when a shard stayed unreachable past the backend's ``resend_timeout`` (resends
+    carry the same ``message_id``, so an event never runs twice), or when an earlier event of
+    the same session never reached the shard within ``gap_timeout``. When
+    ``maybe_committed`` is true the outcome is unknown: resending the event with the same
+    ``message_id`` returns its stored replies if it was committed, and runs it otherwise.
+
+    Attributes:
+        shard: the shard's index.
+        maybe_committed: whether the turn may have been committed before the shard was lost.
+    """
+
+    def __init__(self, message: str, *, shard: int = -1, maybe_committed: bool = False) -> None:
+        super().__init__(message)
+        self.shard = shard
+        self.maybe_committed = maybe_committed
 
 
 def describe_exception(exc: BaseException) -> str:
