@@ -1,13 +1,13 @@
 """A leaner ``concurrent.futures.Future`` for the one future every event gets.
 
 ``concurrent.futures.Future`` builds a ``threading.Condition`` per future: an RLock, a deque and
-five bound methods, a dozen objects the garbage collector tracks. At tens of thousands of events
-per second they made the collector the largest single cost of an event (measured: ~8 us of
-~30 us per event, single-threaded). ``ReplyFuture`` is a real ``concurrent.futures.Future``
-(``wait``, ``as_completed``, ``asyncio.wrap_future`` and callbacks work unchanged); only its
-``_condition`` is a small condition variable that subclasses the C ``RLock``, with its waiter
-list made on first wait. The lock must be reentrant: building the message of
-``InvalidStateError`` calls ``repr(future)``, which takes the lock again.
+five bound methods, plus two lists, a dozen objects the garbage collector tracks. At tens of
+thousands of events per second they made the collector the largest single cost of an event
+(measured: ~8 us of ~30 us per event, single-threaded). ``ReplyFuture`` is a real
+``concurrent.futures.Future`` (``wait``, ``as_completed``, ``asyncio.wrap_future`` and callbacks
+work unchanged) built with two stores: a plain lock and its state. The lists are made on first
+use; a thread waiting in ``result()`` waits on a lock of its own; ``result()`` of a resolved
+future returns without taking the lock.
 
 Done-callbacks are the caller's code, run on whatever thread settles the future (a session's
 worker). ``concurrent.futures`` lets a callback's ``BaseException`` (``SystemExit``) escape
@@ -23,9 +23,15 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-from _thread import RLock, allocate_lock
+from _thread import allocate_lock
 from collections.abc import Callable
-from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, PENDING, RUNNING
+from concurrent.futures._base import (
+    CANCELLED,
+    CANCELLED_AND_NOTIFIED,
+    FINISHED,
+    PENDING,
+    RUNNING,
+)
 from typing import Any, TypeVar, cast
 
 from runtime.errors import describe_exception
@@ -36,58 +42,156 @@ __all__ = ["ReplyFuture"]
 
 T = TypeVar("T")
 
-
-class _LeanCondition(RLock):  # type: ignore[misc]
-    """The part of ``threading.Condition`` that ``concurrent.futures`` uses.
-
-    It *is* its lock (an ``RLock`` subclass), so ``with condition:`` runs the lock's C
-    ``__enter__`` and ``__exit__``: no Python call on every future operation.
-    """
-
-    __slots__ = ("_waiters",)
-
-    def __init__(self) -> None:
-        self._waiters: list[Any] | None = None
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Release the lock, wait for a notify (or ``timeout``), take the lock back."""
-        # Like threading.Condition.wait at recursion depth 1, the only depth the futures
-        # module waits at.
-        waiter = allocate_lock()
-        waiter.acquire()
-        if self._waiters is None:
-            self._waiters = []
-        self._waiters.append(waiter)
-        self.release()
-        got = False
-        try:
-            got = waiter.acquire() if timeout is None else waiter.acquire(True, max(timeout, 0))
-            return got
-        finally:
-            self.acquire()
-            waiters = self._waiters  # None if notify_all() took the list meanwhile
-            if not got and waiters is not None:
-                with contextlib.suppress(ValueError):
-                    waiters.remove(waiter)
-
-    def notify_all(self) -> None:
-        waiters = self._waiters
-        if waiters:
-            self._waiters = None
-            for waiter in waiters:
-                waiter.release()
+_DONE = (CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED)
 
 
 class ReplyFuture(concurrent.futures.Future[T]):
-    """A ``concurrent.futures.Future`` with a leaner condition variable (see module doc)."""
+    """A ``concurrent.futures.Future`` made of two attributes until someone waits (module doc).
+
+    Its ``_condition`` is a plain lock (what ``concurrent.futures.wait`` and ``as_completed``
+    acquire); the threads blocked in :meth:`result` or :meth:`exception` wait on locks of
+    their own, listed in ``_sleepers``. ``_waiters`` (the standard module's ``wait`` and
+    ``as_completed`` helpers) and ``_done_callbacks`` are made on first use. The lock is not
+    reentrant: nothing here calls ``repr(self)`` while holding it.
+    """
+
+    # Defaults read through the class until set: an event's future is built with two stores.
+    _result: Any = None
+    _exception: BaseException | None = None
+    _done_callbacks: Any = ()
+    _waiter_list: list[Any] | None = None
+    _sleepers: list[Any] | None = None
 
     def __init__(self) -> None:  # does not call super().__init__: it would build a Condition
-        self._condition = _LeanCondition()  # type: ignore[assignment]
+        self._condition = allocate_lock()  # type: ignore[assignment]
         self._state = PENDING
-        self._result = None
-        self._exception = None
-        self._waiters: list[Any] = []
-        self._done_callbacks: list[Callable[[concurrent.futures.Future[T]], object]] = []
+
+    @property
+    def _waiters(self) -> list[Any]:  # type: ignore[override]
+        """The standard module's waiter list (``wait``, ``as_completed``), made on first use."""
+        waiters = self._waiter_list
+        if waiters is None:
+            waiters = self._waiter_list = []
+        return waiters
+
+    def _wake_locked(self) -> None:
+        """Wake the threads in :meth:`result` or :meth:`exception` (lock held)."""
+        sleepers = self._sleepers
+        if sleepers:
+            self._sleepers = None
+            for sleeper in sleepers:
+                sleeper.release()
+
+    def _sleep(self, timeout: float | None) -> None:
+        """Wait until the future is done or ``timeout`` passes (the lock is not held)."""
+        sleeper = allocate_lock()
+        sleeper.acquire()
+        with self._condition:
+            if self._state in _DONE:
+                return
+            if self._sleepers is None:
+                self._sleepers = []
+            self._sleepers.append(sleeper)
+        got = sleeper.acquire() if timeout is None else sleeper.acquire(True, max(timeout, 0))
+        if not got:
+            with self._condition:
+                sleepers = self._sleepers  # None if a wake took the list meanwhile
+                if sleepers is not None:
+                    with contextlib.suppress(ValueError):
+                        sleepers.remove(sleeper)
+
+    def result(self, timeout: float | None = None) -> T:
+        """Return the result, waiting up to ``timeout`` seconds (as the standard future)."""
+        if self._state is FINISHED:  # the common case, read without the lock (set last)
+            exception = self._exception
+            if exception is None:
+                return cast("T", self._result)
+        elif self._state not in _DONE:
+            self._sleep(timeout)
+        return self._outcome(timeout)
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        """Return the exception, waiting up to ``timeout`` seconds (as the standard future)."""
+        if self._state not in _DONE:
+            self._sleep(timeout)
+        state = self._state
+        if state in (CANCELLED, CANCELLED_AND_NOTIFIED):
+            raise concurrent.futures.CancelledError()
+        if state is FINISHED:
+            return self._exception
+        raise TimeoutError()
+
+    def _outcome(self, timeout: float | None) -> T:
+        state = self._state
+        if state in (CANCELLED, CANCELLED_AND_NOTIFIED):
+            raise concurrent.futures.CancelledError()
+        if state is not FINISHED:
+            raise TimeoutError()
+        exception = self._exception
+        if exception is not None:
+            try:
+                raise exception
+            finally:
+                del exception  # no reference cycle through the frame (as the standard one)
+        return cast("T", self._result)
+
+    def set_result(self, result: T) -> None:
+        """Resolve the future with ``result``, wake its waiters, run its callbacks."""
+        with self._condition:
+            done = self._state in _DONE
+            if not done:
+                self._result = result
+                self._state = FINISHED
+                if self._waiter_list:
+                    for waiter in self._waiter_list:
+                        waiter.add_result(self)
+                self._wake_locked()
+        if done:
+            raise concurrent.futures.InvalidStateError(f"{self._state}: {self!r}")
+        if self._done_callbacks:
+            self._invoke_callbacks()
+
+    def set_exception(self, exception: BaseException | None) -> None:
+        """Fail the future with ``exception``, wake its waiters, run its callbacks."""
+        with self._condition:
+            done = self._state in _DONE
+            if not done:
+                self._exception = exception
+                self._state = FINISHED
+                if self._waiter_list:
+                    for waiter in self._waiter_list:
+                        waiter.add_exception(self)
+                self._wake_locked()
+        if done:
+            raise concurrent.futures.InvalidStateError(f"{self._state}: {self!r}")
+        if self._done_callbacks:
+            self._invoke_callbacks()
+
+    def cancel(self) -> bool:
+        """Cancel the future if it has not started; return whether it is cancelled."""
+        with self._condition:
+            if self._state in (RUNNING, FINISHED):
+                return False
+            if self._state in (CANCELLED, CANCELLED_AND_NOTIFIED):
+                return True
+            self._state = CANCELLED
+            self._wake_locked()
+        if self._done_callbacks:
+            self._invoke_callbacks()
+        return True
+
+    def add_done_callback(self, fn: Callable[[concurrent.futures.Future[T]], object]) -> None:
+        """Call ``fn(future)`` once the future is done (at once if it is)."""
+        with self._condition:
+            if self._state not in _DONE:
+                if not self._done_callbacks:
+                    self._done_callbacks = []
+                self._done_callbacks.append(fn)
+                return
+        try:
+            fn(self)
+        except Exception:
+            get_logger().exception("future_callback_failed", future=repr(self))
 
     def typed_result(self, timeout: float | None = None) -> list[Reply]:
         """Wait like :meth:`result`; return every reply of the turn, typed, in order.

@@ -57,6 +57,7 @@ class RuntimeState(enum.Enum):
 # Enum members read from the class cost ~75 ns each; the hot path reads these instead.
 _RUNNING = RuntimeState.RUNNING
 _MESSAGE = TurnKind.MESSAGE
+_new_tuple = tuple.__new__
 
 
 class Runtime:
@@ -330,7 +331,8 @@ class Runtime:
             check_message_id(message_id)
         if self._state is not _RUNNING:
             self._check_running()
-        return self.backend.submit(Event(session_id, _MESSAGE, text, message_id))
+        # Event(...) through tuple.__new__: the named tuple's own __new__ is a Python call.
+        return self.backend.submit(_new_tuple(Event, (session_id, _MESSAGE, text, message_id)))
 
     def send_file(self, session_id: str, file: File, *, message_id: str | None = None) -> Replies:
         """Send a user's file to their session (see :meth:`send_message`)."""

@@ -211,6 +211,22 @@ class Counters:
             self._drained.set()
         return True
 
+    def processed_one(self, outcome: TurnOutcome) -> bool:
+        """Count one committed turn and resolve its event (the ``cell().add_outcome(outcome)``
+        and ``resolved()`` of every event, in one call); False if nothing was pending."""
+        try:
+            cell = self._local.cell
+        except AttributeError:
+            cell = self.cell()
+        cell.add_outcome(outcome)
+        try:
+            self._pending.pop()
+        except IndexError:
+            return False
+        if self._drained is not None and not self._pending:
+            self._drained.set()
+        return True
+
     def unresolve(self) -> None:
         """Take back a ``resolved()`` whose settling lost a race (someone else settled it)."""
         self._pending.append(None)

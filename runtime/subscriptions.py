@@ -55,6 +55,8 @@ class Subscriptions:
     def __init__(self) -> None:
         # Copy-on-write tuples: publish() reads without a lock.
         self._by_session: dict[str, tuple[Subscription, ...]] = {}
+        # Whether anyone subscribed: read without a call on every committed turn.
+        self.active = False
         self._lock = threading.Lock()
         self._log = get_logger()
 
@@ -65,6 +67,7 @@ class Subscriptions:
         subscription = Subscription(self, session_id, callback)
         with self._lock:
             self._by_session[session_id] = (*self._by_session.get(session_id, ()), subscription)
+            self.active = True
         return subscription
 
     def _remove(self, subscription: Subscription) -> None:
@@ -78,6 +81,7 @@ class Subscriptions:
                 self._by_session[subscription.session_id] = left
             else:
                 self._by_session.pop(subscription.session_id, None)
+            self.active = bool(self._by_session)
 
     def publish(self, event: Event, replies: list[str]) -> None:
         """Give one committed turn, every reply, to the session's subscribers (never raises)."""

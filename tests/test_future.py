@@ -89,3 +89,79 @@ def test_asyncio_can_await_a_reply_future() -> None:
         return await asyncio.wrap_future(future)
 
     assert asyncio.run(main()) == "async"
+
+
+def test_cancel_wakes_a_thread_waiting_in_result_and_in_exception() -> None:
+    future: ReplyFuture[int] = ReplyFuture()
+    outcomes: list[str] = []
+    waiting = threading.Barrier(3)
+
+    def wait_result() -> None:
+        waiting.wait()
+        try:
+            future.result(TIMEOUT)
+        except concurrent.futures.CancelledError:
+            outcomes.append("result cancelled")
+
+    def wait_exception() -> None:
+        waiting.wait()
+        try:
+            future.exception(TIMEOUT)
+        except concurrent.futures.CancelledError:
+            outcomes.append("exception cancelled")
+
+    threads = [threading.Thread(target=wait_result), threading.Thread(target=wait_exception)]
+    for thread in threads:
+        thread.start()
+    waiting.wait()
+    assert future.cancel()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    assert sorted(outcomes) == ["exception cancelled", "result cancelled"]
+    assert future.cancelled()
+    assert future.done()
+
+
+def test_exception_waits_times_out_and_returns_the_failure() -> None:
+    future: ReplyFuture[int] = ReplyFuture()
+    with pytest.raises(TimeoutError):
+        future.exception(timeout=0.01)
+    error = KeyError("k")
+    threading.Timer(0.01, future.set_exception, args=(error,)).start()
+    assert future.exception(timeout=TIMEOUT) is error
+    with pytest.raises(KeyError):
+        future.result(0)
+
+
+def test_a_second_settlement_is_refused_and_the_first_stays() -> None:
+    future: ReplyFuture[int] = ReplyFuture()
+    future.set_exception(ValueError("first"))
+    with pytest.raises(concurrent.futures.InvalidStateError, match="FINISHED"):
+        future.set_exception(ValueError("second"))
+    with pytest.raises(concurrent.futures.InvalidStateError):
+        future.set_result(2)
+    assert isinstance(future.exception(0), ValueError)
+    assert str(future.exception(0)) == "first"
+    assert not future.cancel()  # a finished future cannot be cancelled
+
+
+def test_callbacks_run_once_in_order_and_at_once_when_added_after_the_result() -> None:
+    future: ReplyFuture[int] = ReplyFuture()
+    seen: list[tuple[str, int]] = []
+    future.add_done_callback(lambda f: seen.append(("first", f.result())))
+    future.add_done_callback(lambda f: seen.append(("second", f.result())))
+    future.set_result(3)
+    future.add_done_callback(lambda f: seen.append(("late", f.result())))
+    assert seen == [("first", 3), ("second", 3), ("late", 3)]
+
+
+def test_wait_all_completed_times_out_on_a_pending_future_and_leaves_no_waiter() -> None:
+    done_future: ReplyFuture[int] = ReplyFuture()
+    done_future.set_result(1)
+    pending_future: ReplyFuture[int] = ReplyFuture()
+    done, pending = concurrent.futures.wait([done_future, pending_future], timeout=0.01)
+    assert done == {done_future}
+    assert pending == {pending_future}
+    assert pending_future._waiters == []  # wait() removed its waiter on the way out
+    pending_future.set_result(2)
+    assert pending_future.result(0) == 2

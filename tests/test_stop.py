@@ -21,7 +21,7 @@ import pytest
 
 from runtime import Bot, Runtime, RuntimeStoppedError, Session
 from runtime._future import ReplyFuture
-from runtime.stats import Counters
+from runtime.actors import Directory
 
 TIMEOUT = 10
 
@@ -172,15 +172,16 @@ def test_stop_fails_the_future_of_a_sender_caught_between_acceptance_and_routing
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     accepted, release = threading.Event(), threading.Event()
-    real_accept = Counters.accept
+    real_route = Directory.route
 
-    def accept_then_pause(self: Counters) -> None:
-        real_accept(self)
+    def pause_then_route(self: Directory, session_id: str) -> Any:
+        # Called for a session not live yet, after the event was accepted (counted).
         if threading.current_thread().name == "late-sender":
             accepted.set()
             release.wait(TIMEOUT)  # stop() runs meanwhile
+        return real_route(self, session_id)
 
-    monkeypatch.setattr(Counters, "accept", accept_then_pause)
+    monkeypatch.setattr(Directory, "route", pause_then_route)
     bot = Bot("b")
     bot.new_state("s", initial=True).set_fallback_body(lambda session: session.reply("ok"))
     rt = Runtime(bot).start()

@@ -35,6 +35,7 @@ envelopes on ``actor_inbox``.
 
 from __future__ import annotations
 
+import itertools
 import sys
 import threading
 import uuid
@@ -91,6 +92,10 @@ class StopFlag:
 
 _HELD = object()
 _PARKED = object()
+
+# Actor urns: a random uuid4 whose last 12 hex digits count the actors of this process.
+_URN_PREFIX = uuid.uuid4().urn[:-12]
+_urn_ids = itertools.count()
 
 
 class PooledInbox:
@@ -291,18 +296,37 @@ class PooledActor(pykka.Actor):
         self._dispatcher = dispatcher
         self._pooled_started = False
         self._pooled_unit = -1  # the worker's unit number of the message being handled
-        # What pykka.Actor.__init__ does, with a lean stop flag (see the module docstring).
-        self.actor_urn = uuid.uuid4().urn
+        # What pykka.Actor.__init__ does, with a lean stop flag (see the module docstring), a
+        # unique urn made without os.urandom, and the ActorRef made on first use.
+        self.actor_urn = f"{_URN_PREFIX}{next(_urn_ids):012x}"
         self.actor_inbox = inbox if inbox is not None else PooledInbox()
         self.actor_stopped = StopFlag()  # type: ignore[assignment]
-        self._actor_ref = pykka.ActorRef(self)
+
+    _actor_ref: pykka.ActorRef[Any] | None = None  # type: ignore[assignment]
+
+    @property
+    def actor_ref(self) -> pykka.ActorRef[Self]:
+        """The actor's ``pykka.ActorRef`` (made on first use: most actors never need one)."""
+        ref = self._actor_ref
+        if ref is None:
+            ref = self._actor_ref = pykka.ActorRef(self)
+        return ref
 
     @classmethod
     def start(cls, *args: Any, **kwargs: Any) -> pykka.ActorRef[Self]:
         """Create the actor and schedule its ``on_start`` (not registered in ActorRegistry)."""
+        return cls.spawn(*args, **kwargs).actor_ref
+
+    @classmethod
+    def spawn(cls, *args: Any, **kwargs: Any) -> Self:
+        """Create the actor and schedule its ``on_start``; return the actor itself.
+
+        :meth:`start` without making an ``ActorRef`` (an object and a weak reference the
+        garbage collector tracks, per actor) for callers that never use one.
+        """
         obj = cls(*args, **kwargs)
         obj._start_actor_loop()
-        return obj.actor_ref
+        return obj
 
     @staticmethod
     def _create_actor_inbox() -> PooledInbox:
@@ -357,6 +381,7 @@ class PooledActor(pykka.Actor):
                 self._pooled_started = True
                 self._actor_loop_setup()
             items = inbox._items
+            on_tell = self.on_tell
             # is_set() without a call, per message; a hold (the actor waits for something,
             # such as its turn's durable write) ends the slice too.
             while budget > 0 and not stopped._set and inbox._held is None:
@@ -370,8 +395,14 @@ class PooledActor(pykka.Actor):
                     self._pooled_unit = trace.handled
                 if type(envelope) is Envelope:
                     self._pooled_handle(envelope)
-                else:
-                    self._pooled_handle_tell(envelope)
+                    continue
+                try:  # a bare tell (no reply_to): _pooled_handle's rules, inline
+                    on_tell(envelope)
+                except Exception:
+                    self._pooled_tell_failed()
+                except BaseException:
+                    self._stop()
+                    ActorRegistry.stop_all(block=False)
         except BaseException:
             # A hook (on_start, on_failure) raised a BaseException: under pykka it would end the
             # actor's thread. End the actor, so its queued asks fail instead of hanging.
@@ -391,19 +422,13 @@ class PooledActor(pykka.Actor):
         """
         self._handle_receive(message)
 
-    def _pooled_handle_tell(self, message: Any) -> None:
-        # _pooled_handle for a bare tell (no reply_to).
+    def _pooled_tell_failed(self) -> None:
+        # An exception under a bare tell (being handled now): fail the actor, as pykka does.
+        self._handle_failure(*sys.exc_info())
         try:
-            self.on_tell(message)
+            self.on_failure(*sys.exc_info())
         except Exception:
             self._handle_failure(*sys.exc_info())
-            try:
-                self.on_failure(*sys.exc_info())
-            except Exception:
-                self._handle_failure(*sys.exc_info())
-        except BaseException:
-            self._stop()
-            ActorRegistry.stop_all(block=False)
 
     def _pooled_handle(self, envelope: Envelope[Any]) -> None:
         # Mirrors pykka.Actor._actor_loop_running's body for one envelope.

@@ -112,9 +112,7 @@ class Settlement:
         ``Reply`` of another kind), the full list is kept on the future first, as ``_typed``,
         for ``ReplyFuture.typed_result``. Most turns send none: their list is not copied.
         """
-        cell = self.counters.cell()
-        cell.add_outcome(outcome)
-        counted = self.counters.resolved()
+        counted = self.counters.processed_one(outcome)
         future = request.future
         replies = texts = outcome.replies
         for reply in replies:  # ~40 ns a reply (measured: twice as fast as map(type, ...))
@@ -127,7 +125,7 @@ class Settlement:
         try:
             future.set_result(texts)
         except concurrent.futures.InvalidStateError:
-            cell.add_outcome(outcome, sign=-1)
+            self.counters.cell().add_outcome(outcome, sign=-1)
             if counted:
                 self.counters.unresolve()
             return False

@@ -199,10 +199,9 @@ class SessionActor(PooledActor):
 
     def on_tell(self, message: Any) -> None:
         """Run a turn, end a written one, or a passivation or forget request."""
-        cls = type(message)
-        if cls is TurnRequest:  # nearly every message: checked first
+        if type(message) is TurnRequest:  # nearly every message: checked first
             self._run(message)
-        elif cls is WrittenTurn:
+        elif type(message) is WrittenTurn:
             message.complete()
         else:
             self.on_receive(message)
@@ -228,19 +227,25 @@ class SessionActor(PooledActor):
         return super().on_receive(message)
 
     def _run(self, request: TurnRequest) -> None:
+        # The path of every event: the common case (a first attempt, a live cell, a fresh
+        # session, no durable store) runs inline; the rest goes through the helpers.
         cell = self._cell
         try:
-            if not self._start(request):
+            cell.running = request
+            started = (
+                self._start(request)
+                if cell.lifecycle is _CLOSED or request.attempts
+                else self._start_future(request)
+            )
+            if not started:
                 return
             turns = cell.turns
             assert turns is not None  # turns run only once on_start loaded the session
             if turns.stale:  # a failed durable write: reload first (rare; off the hot path)
-                try:
-                    turns = self._fresh_turns()
-                except StoreError as exc:
-                    cell.running = None
-                    self._ctx.settlement.fail(request, exc)
+                reloaded = self._reload(request)
+                if reloaded is None:
                     return
+                turns = reloaded
             event = request.event
             try:
                 outcome = turns.execute(event)  # rolls back itself if it raises
@@ -264,18 +269,52 @@ class SessionActor(PooledActor):
                     request, RuntimeStoppedError("the runtime stopped while a body was running")
                 )
                 return
-            self._install(request, turns, outcome, prepared)
+            if turns.persistence is not None:
+                self._install(request, turns, outcome, prepared)
+                return
+            # Nothing to write: commit in memory (cannot fail) and settle (_write_ended inline).
+            turns.finish(event, outcome, prepared)
+            cell.committing = None
+            cell.crashes = 0
+            if cell.lifecycle is _CLOSED:  # read after the write: see _start
+                self._commit_ended_after_stop(cell)
+            ctx = self._ctx
+            if ctx.subscriptions.active and not outcome.duplicate:
+                ctx.subscriptions.publish(event, outcome.replies)
+            ctx.settlement.succeed(request, outcome)
         except BaseException as exc:  # a bug of ours outside the bot's code: never drop it
             cell.running = None
             self._crashed(request, exc)
 
+    def _reload(self, request: TurnRequest) -> SessionTurns | None:
+        """Reload a stale session for ``request``; None (its future failed) if that failed."""
+        try:
+            return self._fresh_turns()
+        except StoreError as exc:
+            self._cell.running = None
+            self._ctx.settlement.fail(request, exc)
+            return None
+
+    def _start_future(self, request: TurnRequest) -> bool:
+        """Mark a first attempt's future running; False if it was cancelled or failed."""
+        try:
+            if request.future.set_running_or_notify_cancel():
+                return True
+            self._cell.running = None
+            self._ctx.settlement.cancelled()
+            return False  # the caller cancelled it before it ran
+        except RuntimeError:
+            self._cell.running = None
+            return False  # stop() failed it meanwhile; already counted
+
     def _start(self, request: TurnRequest) -> bool:
-        """Mark ``request`` running; False if it must not run (stopped, cancelled, failed)."""
+        """Mark ``request`` running; False if it must not run (stopped, cancelled, failed).
+
+        ``cell.running`` is set first (by the caller): stop() fails what it finds running or
+        queued, and this request is in neither place once popped. After the write, either
+        stop() sees it or this sees CLOSED (stop writes CLOSED before it reads `running`).
+        """
         cell = self._cell
-        # Running before the future says so: stop() fails what it finds running or queued,
-        # and this request is in neither place once popped. After the write, either stop()
-        # sees it or this sees CLOSED (stop writes CLOSED before it reads `running`).
-        cell.running = request
         if cell.lifecycle is _CLOSED:
             cell.running = None
             self._ctx.settlement.fail(request, RuntimeStoppedError("the runtime stopped"))
@@ -285,15 +324,7 @@ class SessionActor(PooledActor):
                 cell.running = None
                 return False
             return True
-        try:
-            if not request.future.set_running_or_notify_cancel():
-                cell.running = None
-                self._ctx.settlement.cancelled()
-                return False  # the caller cancelled it before it ran
-        except RuntimeError:
-            cell.running = None
-            return False  # stop() failed it meanwhile; already counted
-        return True
+        return self._start_future(request)
 
     def _install(
         self, request: TurnRequest, turns: SessionTurns, outcome: TurnOutcome, prepared: Any
@@ -412,10 +443,10 @@ class SessionActor(PooledActor):
         delay = restart_delay(cell.crashes, ctx.restart_backoff)
         if delay:
             cell.inbox.hold()  # the replacement waits for its backoff; events still queue
-            SessionActor.start(cell=cell, context=ctx)
+            SessionActor.spawn(cell=cell, context=ctx)
             ctx.timer.call_later(delay, cell.inbox.release)
         else:
-            SessionActor.start(cell=cell, context=ctx)
+            SessionActor.spawn(cell=cell, context=ctx)
 
     def on_failure(
         self,

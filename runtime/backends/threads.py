@@ -136,7 +136,7 @@ class ThreadBackend:
         self._counters.running = True
 
     def _start_actor(self, cell: SessionCell) -> None:
-        SessionActor.start(cell=cell, context=self._context)
+        SessionActor.spawn(cell=cell, context=self._context)
 
     def _on_grow(self, live: int) -> None:
         self._sweeper.wake(live)
@@ -226,22 +226,32 @@ class ThreadBackend:
 
     def submit(self, event: Event) -> Replies:
         """Accept ``event`` and queue it on its session (see ``Backend.submit``)."""
-        # Every event's path: attributes read once, the common case inlined.
+        # Every event's path: attributes read once, the counters' and the directory's common
+        # cases inlined (Counters.accept, Directory.route, len(inbox)).
         counters = self._counters
         future: Replies = ReplyFuture()
+        pending = counters._pending
         max_pending = self._config.max_pending
-        if max_pending is not None and counters.pending_now >= max_pending:
-            return self._reject(future, "pending_events", counters.pending_now, max_pending)
-        counters.accept()  # raises if not running
+        if max_pending is not None and len(pending) >= max_pending:
+            return self._reject(future, "pending_events", len(pending), max_pending)
+        if not counters.running:
+            counters.accept()  # raises RuntimeStoppedError, saying why
+        try:
+            counters._local.cell.accepted += 1
+        except AttributeError:  # this thread's first event
+            counters.cell().accepted += 1
+        pending.append(None)
         request = TurnRequest(event, future)
         directory = self._directory
         try:
-            cell = directory.route(event.session_id)
+            cell = directory._cells.get(event.session_id)
+            if cell is None:
+                cell = directory.route(event.session_id)
             inbox = cell.inbox
             limit = self._config.max_session_queue
-            if limit is not None and len(inbox) >= limit:
+            if limit is not None and len(inbox._items) >= limit:
                 counters.unaccept()
-                return self._reject(future, "session_queue", len(inbox), limit)
+                return self._reject(future, "session_queue", len(inbox._items), limit)
             cell.touched = directory.tick
             try:
                 inbox.tell(request)
