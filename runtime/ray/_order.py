@@ -95,6 +95,9 @@ class Reorder(Generic[T]):
         """Take ``item`` (number ``seq``); return the items to start now, in order."""
         expected = self._expected.get(session_id, 0)
         waiting = self._waiting.get(session_id)
+        if waiting is None and seq == max(expected, floor):  # the common case: next in line
+            self._expected[session_id] = seq + 1
+            return [item]
         ready: list[T] = []
         if floor > expected:
             # Everything below the floor is settled at the gateway: stop waiting for it.
@@ -104,17 +107,13 @@ class Reorder(Generic[T]):
             expected = floor
         if seq < expected:
             ready.append(item)  # a resend: its message_id answers it if it committed
-        elif seq > expected:
+        else:
             if waiting is None:
                 waiting = self._waiting[session_id] = _Waiting(now)
             waiting.items.setdefault(seq, []).append(item)
-        else:
-            ready.append(item)
-            expected += 1
-            if waiting is not None:
-                while expected in waiting.items:
-                    ready.extend(waiting.items.pop(expected))
-                    expected += 1
+            while expected in waiting.items:
+                ready.extend(waiting.items.pop(expected))
+                expected += 1
         if waiting is not None:
             if not waiting.items:
                 del self._waiting[session_id]

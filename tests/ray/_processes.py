@@ -13,7 +13,36 @@ import select
 import signal
 from pathlib import Path
 
-__all__ = ["ray_pids", "wait_stopped"]
+import pytest
+
+__all__ = [
+    "OBJECT_STORE_BYTES",
+    "TEST_NAMESPACE",
+    "ray_folder",
+    "ray_pids",
+    "stop_and_check",
+    "wait_stopped",
+]
+
+OBJECT_STORE_BYTES = 100 * 1024 * 1024
+TEST_NAMESPACE = "runtime-tests"
+STOP_TIMEOUT = 30.0
+
+
+def ray_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Make a short temp folder for Ray (its socket paths must stay under 107 bytes)."""
+    folder = tmp_path_factory.mktemp("ray")
+    (folder / "ray").mkdir()  # Cluster writes $RAY_TMPDIR/ray/ray_current_cluster
+    os.environ["RAY_TMPDIR"] = str(folder)
+    return folder
+
+
+def stop_and_check(folder: Path, started: set[int], shutdown: object) -> None:
+    """Run ``shutdown()``, then fail if a process started for ``folder`` outlived it."""
+    started |= ray_pids(folder)
+    shutdown()  # type: ignore[operator]
+    killed = wait_stopped(started, STOP_TIMEOUT)
+    assert not killed, f"Ray processes outlived shutdown and were killed: {sorted(killed)}"
 
 
 def _processes() -> dict[int, tuple[int, str]]:

@@ -13,31 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _processes import ray_pids, wait_stopped
+from _processes import OBJECT_STORE_BYTES, TEST_NAMESPACE, ray_folder, ray_pids, stop_and_check
 
 # Read by Ray when it starts: no token file in ~/.ray, and every listener on 127.0.0.1.
 os.environ["RAY_AUTH_MODE"] = "disabled"
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-
-OBJECT_STORE_BYTES = 100 * 1024 * 1024
-TEST_NAMESPACE = "runtime-tests"
-STOP_TIMEOUT = 30.0
-
-
-def ray_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Make a short temp folder for Ray (its socket paths must stay under 107 bytes)."""
-    folder = tmp_path_factory.mktemp("ray")
-    (folder / "ray").mkdir()  # Cluster writes $RAY_TMPDIR/ray/ray_current_cluster
-    os.environ["RAY_TMPDIR"] = str(folder)
-    return folder
-
-
-def stop_and_check(folder: Path, started: set[int], shutdown: object) -> None:
-    """Run ``shutdown()``, then fail if a process started for ``folder`` outlived it."""
-    started |= ray_pids(folder)
-    shutdown()  # type: ignore[operator]
-    killed = wait_stopped(started, STOP_TIMEOUT)
-    assert not killed, f"Ray processes outlived shutdown and were killed: {sorted(killed)}"
 
 
 @pytest.fixture(scope="module")
