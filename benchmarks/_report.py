@@ -411,7 +411,7 @@ def table(report: Entry) -> str:
             lines += [f"{name}: harness error: {workload['error']}", ""]
             continue
         lines += [*_TABLES[name](workload), ""]
-    lines.append("Targets (issue #4; W6: durable stores)")
+    lines.append("Targets (issues #4 and #12; W6: durable stores)")
     rows = []
     for t in report["targets"]:
         margin = t["margin"]

@@ -1,4 +1,4 @@
-"""The targets of issue #4 (and W6's), evaluated on a run's numbers, and the machine info."""
+"""The targets of issues #4 and #12 (and W6's), evaluated on a run's numbers; machine info."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 
 def targets(workloads: Entry) -> list[Entry]:
-    """Evaluate the targets of issue #4 on whatever the run measured."""
+    """Evaluate the targets of issues #4 and #12 on whatever the run measured."""
     found: list[Entry] = []
 
     def add(
@@ -102,13 +102,7 @@ def targets(workloads: Entry) -> list[Entry]:
             }
         )
 
-    add(
-        "W1 ours events/s vs direct loop, 1k sessions",
-        ratio(_rate(workloads, 1_000, "ours"), _rate(workloads, 1_000, "direct")),
-        ">=",
-        0.5,
-        "x",
-    )
+    _w1_targets(workloads, add)
     add(
         "W1 ours events/s at 100k vs at 100 sessions",
         ratio(_rate(workloads, 100_000, "ours"), _rate(workloads, 100, "ours")),
@@ -144,9 +138,45 @@ def targets(workloads: Entry) -> list[Entry]:
     w2 = _get(workloads, "W2", "results", "ours") or {}
     p99_p50 = ratio(w2.get("p99_ms"), w2.get("p50_ms")) if w2.get("status") == "ok" else None
     add("W2 ours p99 / p50 at half load", p99_p50, "<=", 20.0, "x")
+    direct_w2 = _get(workloads, "W2", "results", "direct") or {}
+    add(
+        "W2 ours p99 vs the direct loop's p99, same offered load",
+        ratio(_ok(w2, "p99_ms"), _ok(direct_w2, "p99_ms")),
+        "<=",
+        2.0,
+        "x",
+    )
+    w5 = _get(workloads, "W5", "results") or {}
+    add(
+        "W5 ours activation vs the direct loop's first message",
+        ratio(_ok(w5.get("ours"), "activation_us"), _ok(w5.get("direct"), "activation_us")),
+        "<=",
+        3.0,
+        "x",
+    )
     _w6_targets(workloads.get("W6") or {}, add)
     _w8_targets(workloads.get("W8") or {}, add)
     return found
+
+
+#: W1 (issue #12): ours' events/s over each baseline's, at least, at every size measured.
+W1_RATIO_GOALS = {"direct": 0.6, "threadpool": 1.2, "asyncio": 1.2}
+W1_SIZES = (100, 1_000, 10_000, 100_000)
+
+
+def _w1_targets(workloads: Entry, add: Callable[..., None]) -> None:
+    """Add W1's ratio targets: ours against each baseline at each size."""
+    for baseline, goal in W1_RATIO_GOALS.items():
+        for n in W1_SIZES:
+            measured = _get(workloads, "W1", "results", str(n))
+            add(
+                f"W1 ours events/s vs {baseline}, {n:,} sessions",
+                ratio(_rate(workloads, n, "ours"), _rate(workloads, n, baseline)),
+                ">=",
+                goal,
+                "x",
+                note="" if measured else "needs the full run",
+            )
 
 
 #: W6: each durable store's events/s as a share of the memory store's, at least.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import copy
 import enum
 import math
@@ -383,16 +382,17 @@ def test_a_resend_returns_the_same_typed_replies_without_running_a_body() -> Non
     assert rich.ran == ["all"]
 
 
-def test_settling_a_plain_future_keeps_the_typed_replies_on_it_too() -> None:
-    # A backend may hand the actors plain concurrent.futures.Future objects.
+def test_settling_a_turn_keeps_the_typed_replies_on_its_future() -> None:
+    # The request is the caller's future: settling it resolves the texts, keeps every reply.
     counters = Counters()
     counters.running = True
     counters.accept()
-    future: concurrent.futures.Future[list[str]] = concurrent.futures.Future()
+    request = TurnRequest(Event.message("u", "x"))
     replies: list[str] = ["hi", Reply.markdown("*x*")]
-    settled = Settlement(counters).succeed(
-        TurnRequest(Event.message("u", "x"), future), TurnOutcome(replies=replies)
-    )
+    settled = Settlement(counters).succeed(request, TurnOutcome(replies=replies))
     assert settled
-    assert future.result(0) == ["hi"]
-    assert future._typed is replies  # type: ignore[attr-defined]
+    assert request.result(0) == ["hi"]
+    assert request._typed is replies  # type: ignore[attr-defined]
+    assert [reply.kind for reply in request.typed_result(0)] == ["text", "markdown"]
+    assert not Settlement(counters).succeed(request, TurnOutcome(replies=["again"]))
+    assert request.result(0) == ["hi"]  # settled once: the second settlement changed nothing

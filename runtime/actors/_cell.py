@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import enum
-import threading
 from typing import TYPE_CHECKING
 
 from runtime.actors._pooled import PooledInbox
+from runtime.actors._stripes import Stripes
 
 if TYPE_CHECKING:
     from runtime.actors._requests import PassivateRequest, TurnRequest
@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from runtime.turn import SessionTurns
 
 __all__ = ["Lifecycle", "SessionCell"]
+
+_LOCKS = Stripes()  # the cells' locks (see runtime.actors._stripes)
 
 
 class Lifecycle(enum.Enum):
@@ -58,7 +60,7 @@ class SessionCell:
     def __init__(self, session_id: str, touched: int) -> None:
         self.id = session_id
         self.inbox = PooledInbox()
-        self.lock = threading.Lock()
+        self.lock = _LOCKS.lock()  # shared with other cells: hold it for reads and writes only
         self.lifecycle = Lifecycle.ACTIVATING
         self.turns: SessionTurns | None = None  # set by the actor once loaded
         self.actor: SessionActor | None = None

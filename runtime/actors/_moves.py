@@ -62,11 +62,13 @@ def forget(
 ) -> bool:
     """Erase the session from memory and from the store (all of it or, on failure, nothing)."""
     with cell.lock:  # wiped before the delete: a concurrent stop() saves nothing of it
-        if cell.lifecycle is _CLOSED:
-            request.fail(RuntimeStoppedError("the runtime stopped before the forget"))
-            return False
-        existed = turns.committed.state is not None
-        undo = turns.wipe()
+        closed = cell.lifecycle is _CLOSED
+        if not closed:
+            existed = turns.committed.state is not None
+            undo = turns.wipe()
+    if closed:  # outside the lock: failing a future runs its callbacks
+        request.fail(RuntimeStoppedError("the runtime stopped before the forget"))
+        return False
     try:
         ctx.store.delete(cell.id)
     except BaseException as exc:  # CancelledError from a store too

@@ -46,6 +46,8 @@ import pykka
 from pykka import ActorRegistry, messages
 from pykka._envelope import Envelope
 
+from runtime.actors._stripes import Stripes
+
 if TYPE_CHECKING:
     from runtime.actors._dispatcher import Dispatcher, WorkerTrace
 
@@ -90,6 +92,8 @@ class StopFlag:
         return self._event.wait(timeout)
 
 
+_LOCKS = Stripes()  # the inboxes' locks
+
 _HELD = object()
 _PARKED = object()
 
@@ -112,7 +116,7 @@ class PooledInbox:
         # Envelopes (asks, and tells from pykka's ActorRef) or bare messages (tells made with
         # tell(): every event; one allocation fewer each).
         self._items: deque[Any] = deque()
-        self._lock = threading.Lock()
+        self._lock = _LOCKS.lock()  # shared with other inboxes (runtime.actors._stripes)
         self._scheduled = False
         self._closed = False
         self._moved = False

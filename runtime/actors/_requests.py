@@ -8,8 +8,11 @@ counts it, so ``stats()`` always adds up: accepted = processed + failed + pendin
 from __future__ import annotations
 
 import concurrent.futures
+from _thread import allocate_lock
+from concurrent.futures._base import PENDING
 from typing import TYPE_CHECKING, Any
 
+from runtime._future import ReplyFuture
 from runtime.replies import Reply
 
 if TYPE_CHECKING:
@@ -27,18 +30,29 @@ __all__ = [
 ]
 
 
-class TurnRequest:
-    """One accepted event on its way to a session actor, with the future to settle."""
+class TurnRequest(ReplyFuture[list[str]]):
+    """One accepted event on its way to a session actor; it is also the future of its replies.
 
-    __slots__ = ("abandoned", "attempts", "event", "future")
+    The caller holds it as its ``concurrent.futures.Future`` (a :class:`ReplyFuture`); one
+    object per event instead of a request and a future (every in-flight event's objects are
+    scanned by the garbage collector while they wait).
+    """
 
-    def __init__(self, event: Event, future: concurrent.futures.Future[list[str]]) -> None:
+    # Class defaults until set: a request is built with three stores.
+    attempts = 0  # times its turn crashed the session's actor (then it is retried)
+    # Set (under the cell's lock) when stop() or turn_timeout failed the future while the
+    # turn ran: the turn must then roll back instead of committing.
+    abandoned = False
+
+    def __init__(self, event: Event) -> None:  # ReplyFuture.__init__'s two stores, inline
+        self._condition = allocate_lock()  # type: ignore[assignment]
+        self._state = PENDING
         self.event = event
-        self.future = future
-        self.attempts = 0  # times its turn crashed the session's actor (then it is retried)
-        # Set (under the cell's lock) when stop() or turn_timeout failed the future while the
-        # turn ran: the turn must then roll back instead of committing.
-        self.abandoned = False
+
+    @property
+    def future(self) -> TurnRequest:
+        """The future its caller holds: the request itself."""
+        return self
 
 
 SNAPSHOT = object()
@@ -113,7 +127,7 @@ class Settlement:
         for ``ReplyFuture.typed_result``. Most turns send none: their list is not copied.
         """
         counted = self.counters.processed_one(outcome)
-        future = request.future
+        future = request
         replies = texts = outcome.replies
         for reply in replies:  # ~40 ns a reply (measured: twice as fast as map(type, ...))
             if type(reply) is Reply:

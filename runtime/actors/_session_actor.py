@@ -298,7 +298,7 @@ class SessionActor(PooledActor):
     def _start_future(self, request: TurnRequest) -> bool:
         """Mark a first attempt's future running; False if it was cancelled or failed."""
         try:
-            if request.future.set_running_or_notify_cancel():
+            if request.set_running_or_notify_cancel():
                 return True
             self._cell.running = None
             self._ctx.settlement.cancelled()
@@ -320,7 +320,7 @@ class SessionActor(PooledActor):
             self._ctx.settlement.fail(request, RuntimeStoppedError("the runtime stopped"))
             return False
         if request.attempts:  # a retry: its future is running already
-            if request.future.done():  # stop() failed it meanwhile
+            if request.done():  # stop() failed it meanwhile
                 cell.running = None
                 return False
             return True

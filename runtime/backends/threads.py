@@ -229,7 +229,7 @@ class ThreadBackend:
         # Every event's path: attributes read once, the counters' and the directory's common
         # cases inlined (Counters.accept, Directory.route, len(inbox)).
         counters = self._counters
-        future: Replies = ReplyFuture()
+        future = request = TurnRequest(event)  # the request is the caller's future
         pending = counters._pending
         max_pending = self._config.max_pending
         if max_pending is not None and len(pending) >= max_pending:
@@ -241,7 +241,6 @@ class ThreadBackend:
         except AttributeError:  # this thread's first event
             counters.cell().accepted += 1
         pending.append(None)
-        request = TurnRequest(event, future)
         directory = self._directory
         try:
             cell = directory._cells.get(event.session_id)
