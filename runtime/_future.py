@@ -92,13 +92,16 @@ class ReplyFuture(concurrent.futures.Future[T]):
             if self._sleepers is None:
                 self._sleepers = []
             self._sleepers.append(sleeper)
-        got = sleeper.acquire() if timeout is None else sleeper.acquire(True, max(timeout, 0))
-        if not got:
-            with self._condition:
-                sleepers = self._sleepers  # None if a wake took the list meanwhile
-                if sleepers is not None:
-                    with contextlib.suppress(ValueError):
-                        sleepers.remove(sleeper)
+        got = False
+        try:
+            got = sleeper.acquire() if timeout is None else sleeper.acquire(True, max(timeout, 0))
+        finally:  # timed out, or interrupted (KeyboardInterrupt): leave no sleeper behind
+            if not got:
+                with self._condition:
+                    sleepers = self._sleepers  # None if a wake took the list meanwhile
+                    if sleepers is not None:
+                        with contextlib.suppress(ValueError):
+                            sleepers.remove(sleeper)
 
     def result(self, timeout: float | None = None) -> T:
         """Return the result, waiting up to ``timeout`` seconds (as the standard future)."""
@@ -188,10 +191,7 @@ class ReplyFuture(concurrent.futures.Future[T]):
                     self._done_callbacks = []
                 self._done_callbacks.append(fn)
                 return
-        try:
-            fn(self)
-        except Exception:
-            get_logger().exception("future_callback_failed", future=repr(self))
+        self._run_callback(fn)
 
     def typed_result(self, timeout: float | None = None) -> list[Reply]:
         """Wait like :meth:`result`; return every reply of the turn, typed, in order.
@@ -211,15 +211,19 @@ class ReplyFuture(concurrent.futures.Future[T]):
 
     def _invoke_callbacks(self) -> None:
         for callback in self._done_callbacks:
-            try:
-                callback(self)
-            except BaseException as exc:
-                get_logger().error(
-                    "future_callback_failed",
-                    callback=getattr(callback, "__qualname__", type(callback).__name__),
-                    error=describe_exception(exc),
-                    detail="the callback's exception was logged and dropped",
-                )
+            self._run_callback(callback)
+
+    def _run_callback(self, callback: Callable[[concurrent.futures.Future[T]], object]) -> None:
+        """Call ``callback(self)``; log and drop whatever it raises (BaseException too)."""
+        try:
+            callback(self)
+        except BaseException as exc:
+            get_logger().error(
+                "future_callback_failed",
+                callback=getattr(callback, "__qualname__", type(callback).__name__),
+                error=describe_exception(exc),
+                detail="the callback's exception was logged and dropped",
+            )
 
     def set_running_or_notify_cancel(self) -> bool:
         """Mark the future running (True), or note its cancellation once (False).
@@ -231,7 +235,7 @@ class ReplyFuture(concurrent.futures.Future[T]):
         with self._condition:
             if self._state == CANCELLED:
                 self._state = CANCELLED_AND_NOTIFIED
-                for waiter in self._waiters:
+                for waiter in self._waiter_list or ():
                     waiter.add_cancelled(self)
                 return False
             if self._state == PENDING:

@@ -179,17 +179,21 @@ class Counters:
         t = self.totals()
         return t["accepted"] - t["processed"] - t["failures"]
 
+    def check_running(self) -> None:
+        """Raise ``RuntimeStoppedError`` unless the runtime accepts events."""
+        if not self.running:
+            raise RuntimeStoppedError(
+                "the runtime is not running: start it (use `with Runtime(bot) as rt:`) "
+                "and send events before stop()"
+            )
+
     def accept(self) -> None:
         """Count one event in.
 
         Raises:
             RuntimeStoppedError: the runtime is not running.
         """
-        if not self.running:
-            raise RuntimeStoppedError(
-                "the runtime is not running: start it (use `with Runtime(bot) as rt:`) "
-                "and send events before stop()"
-            )
+        self.check_running()
         self.cell().accepted += 1
         self._pending.append(None)
 
@@ -212,20 +216,13 @@ class Counters:
         return True
 
     def processed_one(self, outcome: TurnOutcome) -> bool:
-        """Count one committed turn and resolve its event (the ``cell().add_outcome(outcome)``
-        and ``resolved()`` of every event, in one call); False if nothing was pending."""
+        """Count a committed turn and resolve its event; False if nothing was pending."""
         try:
             cell = self._local.cell
         except AttributeError:
             cell = self.cell()
         cell.add_outcome(outcome)
-        try:
-            self._pending.pop()
-        except IndexError:
-            return False
-        if self._drained is not None and not self._pending:
-            self._drained.set()
-        return True
+        return self.resolved()
 
     def unresolve(self) -> None:
         """Take back a ``resolved()`` whose settling lost a race (someone else settled it)."""

@@ -85,8 +85,6 @@ class Subscriptions:
 
     def publish(self, event: Event, replies: list[str]) -> None:
         """Give one committed turn, every reply, to the session's subscribers (never raises)."""
-        if not self._by_session:
-            return
         for subscription in self._by_session.get(event.session_id, ()):
             try:
                 subscription._callback(event, list(replies))

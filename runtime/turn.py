@@ -35,6 +35,12 @@ __all__ = ["Checkpoint", "SessionTurns"]
 
 _EMPTY: dict[str, Any] = {}  # the committed copy of every empty data dict; never changed
 
+# What SessionTurns.wipe returns: the checkpoint, the message_id memory, the live data and
+# history (kept alive until the wipe is undone or done with).
+WipeUndo = tuple[
+    "Checkpoint", "OrderedDict[str, tuple[str, ...]] | None", dict[str, Any], list[Any]
+]
+
 
 class Checkpoint:
     """A session's committed state: what a failed turn returns to.
@@ -330,23 +336,29 @@ class SessionTurns:
         """Return a frozen copy of the committed state, or None if never opened."""
         return self.committed.snapshot(self.record.id)
 
-    def wipe(self) -> tuple[Checkpoint, OrderedDict[str, tuple[str, ...]] | None]:
+    def wipe(self) -> WipeUndo:
         """Forget everything the session holds, its ``message_id`` memory included.
+
+        Nothing of the session is freed here (the undo keeps the live values), so no user
+        ``__del__`` runs: callers hold a lock shared with other sessions.
 
         Returns:
             What :meth:`unwipe` needs to undo it.
         """
-        undo = (self.committed, self.record.replies_by_message_id)
-        self.record.clear()
-        self.record.replies_by_message_id = None
-        self.committed = Checkpoint(self.record)
+        record = self.record
+        undo = (self.committed, record.replies_by_message_id, record.data, record.chat_history)
+        record.clear()
+        record.replies_by_message_id = None
+        self.committed = Checkpoint(record)
         return undo
 
-    def unwipe(self, undo: tuple[Checkpoint, OrderedDict[str, tuple[str, ...]] | None]) -> None:
-        """Undo :meth:`wipe` (the store could not delete the session)."""
-        self.committed, memory = undo
-        self.committed.restore(self.record)
-        self.record.replies_by_message_id = memory
+    def unwipe(self, undo: WipeUndo) -> None:
+        """Undo :meth:`wipe` for the committed state and the ``message_id`` memory.
+
+        No user code runs (callers hold a shared lock); the live record is still wiped: return
+        it to the committed state with :meth:`rollback`, outside the lock.
+        """
+        self.committed, self.record.replies_by_message_id = undo[0], undo[1]
 
 
 def _cause(exc: BaseException) -> str:

@@ -95,3 +95,40 @@ def test_a_failing_delete_fails_forget_with_store_error_and_leaves_the_session_i
         assert rt.send_message("a", "y").result(TIMEOUT) == ["a:y:2"]
         assert rt.forget("a").result(TIMEOUT) is True  # retrying works
         assert rt.stats().sessions_forgotten == 1
+
+
+class _Probe:
+    """A session value whose copies note whether its session's (shared) cell lock is held."""
+
+    def __init__(self, seen: list[bool], locked: list[threading.Lock]) -> None:
+        self.seen = seen
+        self.locked = locked
+
+    def __deepcopy__(self, memo: dict[int, object]) -> _Probe:
+        if self.locked:
+            self.seen.append(self.locked[0].locked())
+        return _Probe(self.seen, self.locked)
+
+
+def test_undoing_a_failed_forget_runs_no_user_copy_under_the_cell_lock() -> None:
+    # Cells share striped locks: user code (a value's __deepcopy__) run under one could wait
+    # on another session's lock, the same lock. Undoing the wipe copies values outside it.
+    seen: list[bool] = []
+    locked: list[threading.Lock] = []
+    bot = Bot("probe")
+    state = bot.new_state("s", initial=True)
+    state.set_fallback_body(lambda session: session.set("probe", _Probe(seen, locked)))
+    store = FlakyStore()
+    with Runtime(bot, store=store) as rt:
+        rt.send_message("a", "x").result(TIMEOUT)
+        cell = rt.backend._directory.get("a")  # type: ignore[attr-defined]
+        assert cell is not None
+        locked.append(cell.lock)
+        store.fail("delete", times=1)
+        with pytest.raises(StoreError):
+            rt.forget("a").result(TIMEOUT)
+        snap = rt.snapshot("a")
+        assert snap is not None
+        assert isinstance(snap.data["probe"], _Probe)  # the session came back whole
+    assert seen  # the undo copied the value ...
+    assert not any(seen)  # ... never while holding the cell's lock

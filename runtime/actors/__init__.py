@@ -4,6 +4,7 @@ Internal: bot authors never see actors; the thread backend is the only user of t
 """
 
 from runtime.actors._cell import Lifecycle, SessionCell
+from runtime.actors._context import ActorContext
 from runtime.actors._directory import Directory
 from runtime.actors._dispatcher import Dispatcher, DispatcherStats
 from runtime.actors._moves import save_quietly
@@ -15,7 +16,7 @@ from runtime.actors._requests import (
     Settlement,
     TurnRequest,
 )
-from runtime.actors._session_actor import ActorContext, SessionActor
+from runtime.actors._session_actor import SessionActor
 from runtime.actors._sweeper import Sweeper
 from runtime.actors._written import WrittenTurn
 

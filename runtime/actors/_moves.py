@@ -13,8 +13,8 @@ from runtime.errors import RuntimeStoppedError, StoreUnavailableError, describe_
 from runtime.log import get_logger
 
 if TYPE_CHECKING:
+    from runtime.actors._context import ActorContext
     from runtime.actors._requests import ForgetRequest, PassivateRequest
-    from runtime.actors._session_actor import ActorContext
     from runtime.stats import Counters
     from runtime.store import SessionStore
     from runtime.turn import SessionTurns
@@ -73,8 +73,9 @@ def forget(
         ctx.store.delete(cell.id)
     except BaseException as exc:  # CancelledError from a store too
         with cell.lock:
-            turns.unwipe(undo)
+            turns.unwipe(undo)  # the committed state back (no user code under the lock)
             closed = cell.lifecycle is _CLOSED
+        turns.rollback()  # the live record back to it (copies may run user __deepcopy__)
         if closed and ctx.persistence is None:
             save_quietly(ctx.store, cell, ctx.counters)  # stop() skipped the wiped session
         request.fail(_store_failed(cell.id, ctx.counters, "delete", exc, "nothing was forgotten"))

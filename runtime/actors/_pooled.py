@@ -18,8 +18,9 @@ Three deliberate differences, all for scale: pooled actors are not put in pykka'
 the inbox of a dead predecessor so a supervisor can replace it without losing or reordering
 queued messages; and ``actor_stopped`` is a :class:`StopFlag`, not a ``threading.Event`` (an
 Event with its Condition made 6 of the 17 objects the garbage collector tracked per session).
-So ``PooledActor.__init__`` sets pykka's four actor attributes itself instead of calling
-``pykka.Actor.__init__``.
+So ``PooledActor.__init__`` sets pykka's actor attributes itself instead of calling
+``pykka.Actor.__init__`` (``_actor_ref`` on first use of ``actor_ref``: most pooled actors
+never need an ``ActorRef``, an object and a weak reference per actor).
 
 This is the one module that touches pykka's internals (``pykka._envelope`` and the private
 ``Actor`` methods); everything else goes through :class:`PooledInbox`'s ``tell``/``ask``/
@@ -36,6 +37,7 @@ envelopes on ``actor_inbox``.
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 import threading
 import uuid
@@ -97,9 +99,19 @@ _LOCKS = Stripes()  # the inboxes' locks
 _HELD = object()
 _PARKED = object()
 
-# Actor urns: a random uuid4 whose last 12 hex digits count the actors of this process.
+# Actor urns: a random uuid4 whose last 12 hex digits count the actors of this process (a
+# forked child draws a prefix of its own).
 _URN_PREFIX = uuid.uuid4().urn[:-12]
 _urn_ids = itertools.count()
+
+
+def _new_urn_prefix() -> None:
+    global _URN_PREFIX  # noqa: PLW0603  # per process, by design
+    _URN_PREFIX = uuid.uuid4().urn[:-12]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_urn_prefix)
 
 
 class PooledInbox:
@@ -362,7 +374,7 @@ class PooledActor(pykka.Actor):
         # Like pykka's: answer what is queued, leave the inbox open (a successor may adopt it;
         # a message put after this schedules the stopped owner, whose slice runs this again).
         inbox: PooledInbox = self.actor_inbox  # type: ignore[assignment]
-        error = pykka.ActorDeadError(f"{self.actor_ref} stopped before handling the message")
+        error = pykka.ActorDeadError(f"{self} stopped before handling the message")
         while True:
             try:
                 item = inbox._items.popleft()

@@ -44,15 +44,11 @@ class TurnRequest(ReplyFuture[list[str]]):
     # turn ran: the turn must then roll back instead of committing.
     abandoned = False
 
-    def __init__(self, event: Event) -> None:  # ReplyFuture.__init__'s two stores, inline
+    def __init__(self, event: Event) -> None:
+        # ReplyFuture.__init__'s two stores, inline (one call fewer per event): keep in step.
         self._condition = allocate_lock()  # type: ignore[assignment]
         self._state = PENDING
         self.event = event
-
-    @property
-    def future(self) -> TurnRequest:
-        """The future its caller holds: the request itself."""
-        return self
 
 
 SNAPSHOT = object()
@@ -127,17 +123,15 @@ class Settlement:
         for ``ReplyFuture.typed_result``. Most turns send none: their list is not copied.
         """
         counted = self.counters.processed_one(outcome)
-        future = request
         replies = texts = outcome.replies
         for reply in replies:  # ~40 ns a reply (measured: twice as fast as map(type, ...))
             if type(reply) is Reply:
-                # Set before the result, so whoever it wakes finds it. Any Future takes it (a
-                # plain concurrent.futures.Future too: it has no __slots__).
-                future._typed = replies  # type: ignore[attr-defined]  # see runtime._future
+                # Set before the result, so whoever it wakes finds it.
+                request._typed = replies  # type: ignore[attr-defined]  # see runtime._future
                 texts = [r for r in replies if type(r) is not Reply or r.kind == "text"]
                 break
         try:
-            future.set_result(texts)
+            request.set_result(texts)
         except concurrent.futures.InvalidStateError:
             self.counters.cell().add_outcome(outcome, sign=-1)
             if counted:
@@ -153,14 +147,13 @@ class Settlement:
         cell = self.counters.cell()
         cell.failures += 1
         counted = self.counters.resolved()
-        future = request.future
-        if fail_future(future, exc):
+        if fail_future(request, exc):
             return True
         cell.failures -= 1
         if counted:
             self.counters.unresolve()
         try:
-            if not future.set_running_or_notify_cancel():
+            if not request.set_running_or_notify_cancel():
                 self.cancelled()  # cancelled, and this is the first to notice
                 return True
         except RuntimeError:

@@ -17,22 +17,20 @@ committed state, so queued events go on and other sessions never notice.
 from __future__ import annotations
 
 import sys
-import threading
 import traceback
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import pykka
 
 from runtime.actors._cell import Lifecycle, SessionCell
+from runtime.actors._context import ActorContext
 from runtime.actors._moves import forget, passivate, save_quietly
 from runtime.actors._pooled import PooledActor
 from runtime.actors._requests import (
     SNAPSHOT,
     ForgetRequest,
     PassivateRequest,
-    Settlement,
     TurnRequest,
 )
 from runtime.actors._supervision import crash_error, restart_delay
@@ -52,40 +50,13 @@ from runtime.session import SessionData
 from runtime.turn import Checkpoint, SessionTurns
 
 if TYPE_CHECKING:
-    from runtime.actors._directory import Directory
-    from runtime.actors._dispatcher import Dispatcher
-    from runtime.actors._timer import Timer
-    from runtime.engine import Engine, TurnOutcome
-    from runtime.stats import Counters
-    from runtime.store import Persistence, SessionStore
-    from runtime.subscriptions import Subscriptions
+    from runtime.engine import TurnOutcome
 
-__all__ = ["ActorContext", "SessionActor"]
+__all__ = ["SessionActor"]
 
 # Read on every turn; an enum member read from its class costs ~75 ns.
 _LIVE = Lifecycle.LIVE
 _CLOSED = Lifecycle.CLOSED
-
-
-@dataclass(frozen=True, slots=True)
-class ActorContext:
-    """What every session actor of one runtime needs (narrow parts, none of them its creator)."""
-
-    dispatcher: Dispatcher
-    engine: Engine
-    store: SessionStore
-    directory: Directory
-    settlement: Settlement
-    counters: Counters
-    subscriptions: Subscriptions
-    max_history: int | None
-    message_id_window: int
-    turn_timeout: float | None
-    persistence: Persistence | None  # writes every committed turn (a durable store), or None
-    poison_after: int  # crashes of one event before it is quarantined
-    restart_backoff: float  # first delay before replacing an actor that keeps crashing
-    timer: Timer  # runs delayed restarts
-    commits: threading.Condition  # notified when a commit ends after stop() closed its cell
 
 
 class SessionActor(PooledActor):
@@ -171,7 +142,8 @@ class SessionActor(PooledActor):
                 f"{describe_exception(exc)}; the event was not handled"
             ) from exc
         with cell.lock:
-            cell.turns = turns
+            stale, cell.turns = cell.turns, turns
+        del stale  # freed outside the lock (shared with other cells): user __del__ may run
         return turns
 
     def _activation_failed(self, exc: BaseException) -> None:
@@ -272,16 +244,8 @@ class SessionActor(PooledActor):
             if turns.persistence is not None:
                 self._install(request, turns, outcome, prepared)
                 return
-            # Nothing to write: commit in memory (cannot fail) and settle (_write_ended inline).
-            turns.finish(event, outcome, prepared)
-            cell.committing = None
-            cell.crashes = 0
-            if cell.lifecycle is _CLOSED:  # read after the write: see _start
-                self._commit_ended_after_stop(cell)
-            ctx = self._ctx
-            if ctx.subscriptions.active and not outcome.duplicate:
-                ctx.subscriptions.publish(event, outcome.replies)
-            ctx.settlement.succeed(request, outcome)
+            turns.finish(event, outcome, prepared)  # nothing to write: commit in memory
+            self._committed(request, outcome)
         except BaseException as exc:  # a bug of ours outside the bot's code: never drop it
             cell.running = None
             self._crashed(request, exc)
@@ -308,7 +272,7 @@ class SessionActor(PooledActor):
             return False  # stop() failed it meanwhile; already counted
 
     def _start(self, request: TurnRequest) -> bool:
-        """Mark ``request`` running; False if it must not run (stopped, cancelled, failed).
+        """Mark a retry, or a request whose cell closed, running; False if it must not run.
 
         ``cell.running`` is set first (by the caller): stop() fails what it finds running or
         queued, and this request is in neither place once popped. After the write, either
@@ -319,12 +283,11 @@ class SessionActor(PooledActor):
             cell.running = None
             self._ctx.settlement.fail(request, RuntimeStoppedError("the runtime stopped"))
             return False
-        if request.attempts:  # a retry: its future is running already
-            if request.done():  # stop() failed it meanwhile
-                cell.running = None
-                return False
-            return True
-        return self._start_future(request)
+        # A retry (its future is running already), unless stop() failed it meanwhile.
+        if request.done():
+            cell.running = None
+            return False
+        return True
 
     def _install(
         self, request: TurnRequest, turns: SessionTurns, outcome: TurnOutcome, prepared: Any
@@ -358,17 +321,24 @@ class SessionActor(PooledActor):
         self, request: TurnRequest, outcome: TurnOutcome, error: StoreError | None
     ) -> None:
         """End a claimed turn: its commit succeeded (``error`` None) or was rolled back."""
-        ctx = self._ctx
+        if error is None:
+            self._committed(request, outcome)
+            return
         cell = self._cell
         cell.committing = None
-        if error is None:
-            cell.crashes = 0
         if cell.lifecycle is _CLOSED:  # read after the write: see _start
             self._commit_ended_after_stop(cell)
-        if error is not None:
-            self._commit_failed(request, error)
-            return
-        if not outcome.duplicate:
+        self._commit_failed(request, error)
+
+    def _committed(self, request: TurnRequest, outcome: TurnOutcome) -> None:
+        """End a claimed turn whose commit succeeded: publish it, settle its future."""
+        cell = self._cell
+        cell.committing = None
+        cell.crashes = 0
+        if cell.lifecycle is _CLOSED:  # read after the write: see _start
+            self._commit_ended_after_stop(cell)
+        ctx = self._ctx
+        if ctx.subscriptions.active and not outcome.duplicate:
             # After the commit (the durable write), before the future: when a caller sees its
             # replies, subscribers have them too.
             ctx.subscriptions.publish(request.event, outcome.replies)

@@ -235,7 +235,7 @@ class ThreadBackend:
         if max_pending is not None and len(pending) >= max_pending:
             return self._reject(future, "pending_events", len(pending), max_pending)
         if not counters.running:
-            counters.accept()  # raises RuntimeStoppedError, saying why
+            counters.check_running()  # raises RuntimeStoppedError, saying why
         try:
             counters._local.cell.accepted += 1
         except AttributeError:  # this thread's first event
