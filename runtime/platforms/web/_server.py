@@ -47,7 +47,8 @@ DEFAULT_MAX_HISTORY = 1000
 rewrites the whole session in the store, and a resume sends the whole history."""
 
 FLUSH_TIMEOUT = 2.0
-"""Seconds a shutdown waits, after the drain, for replies still queued to clients."""
+"""Seconds a shutdown waits at least, after the drain, for replies still queued to clients (it
+waits up to what is left of ``drain_timeout`` when that is longer)."""
 
 _SECRET_FILE = "secret.key"
 
@@ -202,8 +203,12 @@ def serve(
         config = server_config(app, settings)
 
         async def drain() -> None:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + settings.drain_timeout
             await gate.drain(settings.drain_timeout)
-            await gate.flush(FLUSH_TIMEOUT)  # the drained turns' replies, before the close
+            # The drained turns' replies, before the close: what is left of the drain's time
+            # (a loaded host writes a thousand connections' frames slowly), at least a little.
+            await gate.flush(max(FLUSH_TIMEOUT, deadline - loop.time()))
 
         server = _Server(config, drain)
         bound_host, bound_port = sock.getsockname()[:2]
