@@ -175,7 +175,7 @@ def test_stop_fails_the_future_of_a_sender_caught_between_acceptance_and_routing
     real_route = Directory.route
 
     def pause_then_route(self: Directory, session_id: str) -> Any:
-        # Called for a session not live yet, after the event was accepted (counted).
+        # Called on every send, after the event was accepted (counted).
         if threading.current_thread().name == "late-sender":
             accepted.set()
             release.wait(TIMEOUT)  # stop() runs meanwhile

@@ -226,8 +226,8 @@ class ThreadBackend:
 
     def submit(self, event: Event) -> Replies:
         """Accept ``event`` and queue it on its session (see ``Backend.submit``)."""
-        # Every event's path: attributes read once, the counters' and the directory's common
-        # cases inlined (Counters.accept, Directory.route, len(inbox)).
+        # Every event's path: attributes read once, the counters' common case inlined
+        # (Counters.accept).
         counters = self._counters
         future = request = TurnRequest(event)  # the request is the caller's future
         pending = counters._pending
@@ -243,14 +243,12 @@ class ThreadBackend:
         pending.append(None)
         directory = self._directory
         try:
-            cell = directory._cells.get(event.session_id)
-            if cell is None:
-                cell = directory.route(event.session_id)
+            cell = directory.route(event.session_id)
             inbox = cell.inbox
             limit = self._config.max_session_queue
-            if limit is not None and len(inbox._items) >= limit:
+            if limit is not None and len(inbox) >= limit:
                 counters.unaccept()
-                return self._reject(future, "session_queue", len(inbox._items), limit)
+                return self._reject(future, "session_queue", len(inbox), limit)
             cell.touched = directory.tick
             try:
                 inbox.tell(request)
