@@ -28,7 +28,7 @@ from runtime.log import get_logger
 from runtime.ray._batcher import Entry, ShardLink
 from runtime.ray._fencing import spec_for
 from runtime.ray._shard import ShardHost, ShardInfo, ShardSetup, snapshot_or_none
-from runtime.ray._wire import EVENT, FORGET, PASSIVATE, SNAPSHOT, dumps_bot
+from runtime.ray._wire import EVENT, FORGET, KIND_CODES, PASSIVATE, SNAPSHOT, dumps_bot
 from runtime.stats import RuntimeStats
 from runtime.subscriptions import ReplyCallback, Subscription, Subscriptions
 
@@ -178,6 +178,7 @@ class RayBackend:
         self._running = False
         self._owns_ray = False
         self._links: list[ShardLink] = []
+        self._unsettled: list[Mapping[int, Entry]] = []  # each link's items not settled
         self._actors: list[Any] = []
         self._route: dict[str, ShardLink] = {}
         self._subscriptions = Subscriptions()
@@ -250,6 +251,7 @@ class RayBackend:
             )
             for index, actor in enumerate(self._actors)
         ]
+        self._unsettled = [link.unsettled for link in self._links]
         self._running = True
 
     def _make_actor(self, index: int) -> Any:
@@ -328,7 +330,7 @@ class RayBackend:
         return drained and failed_after == failed_before
 
     def _pending(self) -> int:
-        return sum(link.pending for link in self._links)
+        return sum(map(len, self._unsettled))
 
     def _on_settled(self) -> None:
         if self._running:
@@ -360,23 +362,22 @@ class RayBackend:
         future: Replies = ReplyFuture()
         max_pending = self._config.max_pending
         if max_pending is not None:
-            pending = self._pending()
+            pending = sum(map(len, self._unsettled))
             if pending >= max_pending:
                 self._rejected += 1
                 future.set_exception(OverloadedError("pending_events", pending, max_pending))
                 return future
-        sent = event
-        if event.message_id is None:
+        session_id, kind, payload, message_id = event
+        if message_id is None:
             # Every event gets an id, so a resend after a lost shard is answered from the
             # session's memory when its turn committed, instead of running again.
-            sent = event._replace(message_id=f"{self._id_prefix}{next(self._message_ids)}")
-        self._link(event.session_id).put(EVENT, event.session_id, sent, future, event)
+            message_id = f"{self._id_prefix}{next(self._message_ids)}"
+        link = self._route.get(session_id) or self._link(session_id)
+        link.put(EVENT, session_id, (KIND_CODES[kind], payload, message_id), future, event)
         return future
 
     def _deliver(self, entry: Entry, ok: bool, value: Any) -> None:
         future = entry.future
-        if future.done():
-            return
         try:
             if not ok:
                 future.set_exception(value)

@@ -22,7 +22,7 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -132,9 +132,9 @@ class ShardLink:
         self._thread.start()
 
     @property
-    def pending(self) -> int:
-        """Items sent or queued and not settled."""
-        return len(self._entries)
+    def unsettled(self) -> Mapping[int, Entry]:
+        """The items sent or queued and not settled, by ref (live: read its ``len``)."""
+        return self._entries
 
     # -- the way in -------------------------------------------------------------------------
 
@@ -186,9 +186,9 @@ class ShardLink:
             batch = self._next_batch()
             if batch is None:
                 return
-            self._send(batch)
+            self._send(*batch)
 
-    def _next_batch(self) -> list[Entry] | None:
+    def _next_batch(self) -> tuple[list[Entry], list[Item]] | None:
         cond = self._cond
         with cond:
             while True:
@@ -202,28 +202,37 @@ class ShardLink:
                     if len(queue) >= self._batch_size or left <= 0 or self._closed:
                         take = min(len(queue), self._batch_size)
                         batch = [queue.popleft() for _ in range(take)]
-                        self._refloor(batch)
+                        items = self._items(batch, now)
                         if queue:
                             self._queued_at = now
                         self._in_flight += 1
-                        return batch
+                        return batch, items
                     wait = left if wait is None else min(wait, left)
                 self._idle = not queue
                 cond.wait(wait)
                 self._idle = False
 
-    def _refloor(self, batch: list[Entry]) -> None:
-        """Give each item its session's floor as of now (items settled since it was queued).
+    def _items(self, batch: list[Entry], now: float) -> list[Item]:
+        """Return the batch's items, each with its session's floor as of now (lock held).
 
         A floor read at stamping time would be too low by the items settled meanwhile, and a
-        shard that restarted in between would wait for them (until ``gap_timeout``).
+        shard that restarted in between would wait for them (until ``gap_timeout``). An item
+        whose floor is its own number (nothing of its session was unsettled when it was
+        stamped: the common case) cannot have a higher one, so it goes as it is.
         """
         floor = self._clocks.floor
+        items = []
         for entry in batch:
-            ref, op, session_id, seq, old, payload = entry.item
-            now = floor(session_id)
-            if now != old:
-                entry.item = (ref, op, session_id, seq, now, payload)
+            item = entry.item
+            if item[4] != item[3]:
+                now_floor = floor(item[2])
+                if now_floor != item[4]:
+                    ref, op, session_id, seq, _, payload = item
+                    item = entry.item = (ref, op, session_id, seq, now_floor, payload)
+            if not entry.first_sent:
+                entry.first_sent = now
+            items.append(item)
+        return items
 
     def flush(self) -> None:
         """Send what is queued without waiting for the window (the runtime is stopping)."""
@@ -243,14 +252,10 @@ class ShardLink:
             self._queued_at = now - self._window  # send at once
         return min((at - now for at, _ in self._retries), default=None)
 
-    def _send(self, batch: list[Entry]) -> None:
-        now = time.monotonic()
-        for entry in batch:
-            if entry.first_sent == 0.0:
-                entry.first_sent = now
+    def _send(self, batch: list[Entry], items: list[Item]) -> None:
         actor = self.actor
         try:
-            ref = actor.handle.remote([entry.item for entry in batch])
+            ref = actor.handle.remote(items)
             ref.future().add_done_callback(partial(self._on_reply, batch, actor))
         except BaseException as exc:  # handed to the batch's futures
             self._lost(batch, actor, exc)
@@ -288,26 +293,34 @@ class ShardLink:
     def _settle(self, results: list[Result]) -> None:
         """Settle each result's item, except a fenced one (never committed: sent again)."""
         settled: list[tuple[Entry, bool, Any]] = []
+        processed = failed = 0
         with self._cond:
             entries = self._entries
+            settle = self._clocks.settle
             for ref, ok, raw in results:
-                entry = entries.get(ref)
+                entry = entries.pop(ref, None)
                 if entry is None:
                     continue  # settled already (a resend's second answer, or closed)
-                value = raw if ok else decode_error(raw)
-                if not ok and _fenced(value):
-                    continue  # still unsettled: sent again when its call is over
-                del entries[ref]
-                self._clocks.settle(entry.item[2], entry.item[3])
-                if entry.item[1] == EVENT:
-                    if ok:
-                        self.processed += 1
-                    else:
-                        self.failed += 1
+                item = entry.item
+                if ok:
+                    value = raw
+                    if item[1] == EVENT:
+                        processed += 1
+                else:
+                    value = decode_error(raw)
+                    if _fenced(value):
+                        entries[ref] = entry  # still unsettled: sent again after its call
+                        continue
+                    if item[1] == EVENT:
+                        failed += 1
+                settle(item[2], item[3])
                 settled.append((entry, ok, value))
+            self.processed += processed
+            self.failed += failed
+        deliver = self._deliver
         feeds = self._feeds
         for entry, ok, value in settled:
-            self._deliver(entry, ok, value)
+            deliver(entry, ok, value)
             if feeds and entry.item[2] in feeds:
                 self._feed(entry, ok, value)
         if settled:

@@ -91,6 +91,20 @@ class Reorder(Generic[T]):
         self._expected: dict[str, int] = {}
         self._waiting: dict[str, _Waiting[T]] = {}
 
+    def in_line(self, session_id: str, seq: int, floor: int) -> bool:
+        """Take an item if it is next in its session's line: then start it now (True).
+
+        The common case, without the list :meth:`offer` returns; False (nothing taken): pass
+        the item to :meth:`offer`.
+        """
+        if session_id in self._waiting:
+            return False
+        expected = self._expected.get(session_id, 0)
+        if seq != (floor if floor > expected else expected):
+            return False
+        self._expected[session_id] = seq + 1
+        return True
+
     def offer(self, session_id: str, seq: int, floor: int, item: T, now: float) -> list[T]:
         """Take ``item`` (number ``seq``); return the items to start now, in order."""
         expected = self._expected.get(session_id, 0)

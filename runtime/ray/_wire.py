@@ -4,8 +4,11 @@ A batch is a list of items ``(ref, op, session_id, seq, floor, payload)``: ``ref
 item at the gateway, ``op`` says what to do (:data:`EVENT`, :data:`SNAPSHOT`,
 :data:`PASSIVATE`, :data:`FORGET`), ``seq`` is the item's number in its session's sequence and
 ``floor`` says that every item of the session numbered below it is settled at the gateway (see
-:mod:`runtime.ray._order`). A result is ``(ref, ok, value)``: the replies ``(texts, typed or
-None)``, a snapshot, a bool, or, when ``ok`` is false, an error from :func:`encode_error`.
+:mod:`runtime.ray._order`). An event's payload is ``(kind, data, message_id)``
+(:data:`KIND_CODES`), not the ``Event``: a named tuple holding an enum costs four Python calls
+to pickle and two to unpickle, per event, where plain tuples, ints and strings cost none. A
+result is ``(ref, ok, value)``: the replies ``(texts, typed or None)``, a snapshot, a bool, or,
+when ``ok`` is false, an error from :func:`encode_error`.
 
 Exceptions cross as plain tuples, not pickles: the runtime's errors take keyword arguments
 pickle cannot rebuild, and a bot's own exception classes may not be importable where the reply
@@ -23,10 +26,13 @@ from collections import ChainMap
 from typing import Any, ClassVar
 
 from runtime import errors
+from runtime.event import Event, TurnKind
 
 __all__ = [
     "EVENT",
     "FORGET",
+    "KINDS",
+    "KIND_CODES",
     "PASSIVATE",
     "SNAPSHOT",
     "Item",
@@ -35,18 +41,32 @@ __all__ = [
     "dumps_bot",
     "encode_error",
     "loads_bot",
+    "unpack_event",
 ]
 
 EVENT, SNAPSHOT, PASSIVATE, FORGET = 0, 1, 2, 3
 
 Item = tuple[int, int, str, int, int, Any]  # (ref, op, session_id, seq, floor, payload)
+PackedEvent = tuple[int, Any, str | None]  # (index in KINDS, payload, message_id)
 Result = tuple[int, bool, Any]  # (ref, ok, value or encoded error)
 EncodedError = tuple[str, str, str, dict[str, Any], "EncodedError | None"]
+
+#: An event's kind travels as its index here.
+KINDS: tuple[TurnKind, ...] = tuple(TurnKind)
+KIND_CODES: dict[TurnKind, int] = {kind: code for code, kind in enumerate(KINDS)}
+_new_tuple = tuple.__new__
 
 _LOCK = type(threading.Lock())
 _RLOCK = type(threading.RLock())
 _PLAIN = (str, int, float, bool, type(None))
 _stand_ins: dict[tuple[str, str], type[Exception]] = {}
+
+
+def unpack_event(session_id: str, packed: PackedEvent) -> Event:
+    """Rebuild the ``Event`` of an item's payload (the gateway checked it already)."""
+    code, payload, message_id = packed
+    # tuple.__new__: the named tuple's own __new__ is a Python call (as Runtime.send_message).
+    return _new_tuple(Event, (session_id, KINDS[code], payload, message_id))
 
 
 def dumps_bot(bot: object) -> bytes:

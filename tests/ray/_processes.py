@@ -52,7 +52,9 @@ def _processes() -> dict[int, tuple[int, str]]:
         if not entry.isdigit():
             continue
         try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            raw = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
+            # Any process's command line, in any encoding (another user's non-UTF-8 one).
+            cmdline = raw.decode(errors="replace")
             stat = Path(f"/proc/{entry}/stat").read_text()
         except OSError:  # it ended meanwhile
             continue

@@ -57,3 +57,17 @@ def test_a_gap_older_than_the_timeout_gives_up_its_held_items() -> None:
     assert order.offer("a", 5, 0, "a5", now=11.0) == ["a5"]  # the session goes on
     assert order.offer("a", 1, 0, "a1 late", now=11.0) == ["a1 late"]
     assert order.drain() == []
+
+
+def test_only_the_next_item_in_a_sessions_line_skips_the_buffer() -> None:
+    order: Reorder[str] = Reorder()
+    assert order.in_line("a", 0, 0)
+    assert not order.in_line("a", 2, 0)  # early: offer() holds it
+    assert order.offer("a", 2, 0, "a2", now=0.0) == []
+    assert not order.in_line("a", 1, 0)  # next in line, but items wait: offer() releases them
+    assert order.offer("a", 1, 0, "a1", now=0.0) == ["a1", "a2"]
+    assert order.in_line("a", 3, 0)
+    assert order.in_line("b", 5, 5)  # a new session (a restarted shard) starts at the floor
+    assert not order.in_line("b", 5, 5)  # a resend of a started item: offer() starts it again
+    assert order.offer("b", 5, 5, "b5 again", now=0.0) == ["b5 again"]
+    assert order.held == 0
