@@ -7,12 +7,16 @@ Keras classifier takes milliseconds). Its replies are the greetings bot's, so on
 
 Systems: ``direct`` (the caller's thread runs every turn: the one-process limit, no isolation),
 ``ours`` (``Runtime``, pooled threads), ``ray-K`` (``Runtime(backend=RayBackend(shards=K))``).
-Each system gets a closed-loop throughput run (events/s; 4 sender threads, each sending one
-message to each of its users per round, then waiting) and an open-loop latency run at one
-fixed offered rate for every system of that bot (p50/p99 from each event's scheduled send
-time). Ratios are to ``ours`` of the same run. Then the per-shard costs the README's
-projection uses: a shard call's round trip (an empty batch), the gateway's CPU per event, and
-a 2-shard run on an SQLite store (every turn written before its reply).
+Each system gets a saturating closed-loop throughput run (events/s): 1,000 users, each sending
+its next message as soon as its previous reply is in (``busy_users``, 4 sender threads: no
+rounds, so no system idles at a barrier waiting for its slowest reply). The direct loop runs
+each turn in its one sender, so nothing of it is in flight: it gets rounds, whose lean driver
+is its best case. Then an open-loop latency run at one fixed offered rate for every system of
+that bot (p50/p99 from each event's scheduled send time). Ratios are to ``ours`` of the same
+run. Per-event CPU: the driver process's (load generator and gateway; a null system answering
+from another thread measures the load generator alone) and, for ``ray-K``, the shard
+processes' (read from ``/proc``). Then a shard call's round trip (an empty batch) and a
+2-shard run on an SQLite store (every turn written before its reply).
 
 Ray runs on this machine (``ray.init`` with 8 logical CPUs so four shards fit; loopback only,
 no token auth, a 100 MiB object store, its own temp folder) and is shut down at the end.
@@ -32,16 +36,18 @@ import os
 import platform
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._bots import greetings_bot
-from benchmarks._load import closed_loop, open_loop, percentile
+from benchmarks._load import busy_users, closed_loop, open_loop, percentile
 from benchmarks._scripts import Scripts
-from benchmarks._systems import DirectSystem, OursSystem, System
+from benchmarks._systems import DirectSystem, OnDone, OursSystem, System
 from runtime import Bot
 from runtime.bot import SimpleIntentClassifier
 from runtime.bot._intent import IntentClassifierPrediction
@@ -90,29 +96,115 @@ def make(name: str, bot: Bot, store: str | None = None) -> System:
     return RaySystem(bot, int(name.split("-")[1]), store)
 
 
-def measure_throughput(system: System, users: int, rounds: int, budget: float) -> dict[str, Any]:
+class NullSystem(System):
+    """Answers every event with no replies from one other thread: the load generator alone.
+
+    Like a real system's, the answers come from another thread (the Runtime's workers, Ray's
+    callback thread), in bursts, so the driver pays the same hand-offs per event.
+    """
+
+    name = "null"
+
+    def open(self, n_sessions: int) -> None:
+        del n_sessions
+        self._waiting: list[OnDone] = []
+        self._wake = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._answer, name="null-answers", daemon=True)
+        self._thread.start()
+
+    def _answer(self) -> None:
+        while True:
+            with self._wake:
+                while not self._waiting and not self._closed:
+                    self._wake.wait()
+                if self._closed:
+                    return
+                answers, self._waiting = self._waiting, []
+            for on_done in answers:
+                on_done([])
+
+    def submit(self, session_id: str, text: str, on_done: OnDone | None = None) -> Any:
+        if on_done is not None:
+            with self._wake:
+                self._waiting.append(on_done)
+                if len(self._waiting) == 1:
+                    self._wake.notify()
+        return []
+
+    def wait(self, handles: Sequence[Any]) -> list[list[str]]:
+        return [[] for _ in handles]
+
+    def close(self) -> None:
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        self._thread.join()
+
+
+def _shard_pids(system: System) -> list[int]:
+    backend = getattr(system, "backend", None)
+    return [info.pid for info in backend.shard_info()] if backend is not None else []
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """Return the CPU time (user + system) the processes ``pids`` used so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measure_throughput(system: System, users: int, budget: float) -> dict[str, Any]:
+    """Drive ``users`` users for ``budget`` s, each sending again as soon as it is answered."""
     scripts = Scripts(users)
     system.open(users)
     try:
         warm = closed_loop(system, scripts, first_round=0, rounds=1, senders=SENDERS)
+        pids = _shard_pids(system)
         gc.collect()
+        shard_cpu = _cpu_seconds(pids)
         cpu = time.process_time()
-        run = closed_loop(
-            system, scripts, first_round=1, rounds=rounds, senders=SENDERS, budget=budget
-        )
+        if system.max_senders == 1:
+            # The direct loop runs each turn in its one sender: rounds cost it no idle time
+            # (nothing is in flight), and their lean driver is its best case.
+            run = closed_loop(
+                system, scripts, first_round=1, rounds=10**6, senders=1, budget=budget
+            )
+        else:
+            run = busy_users(system, scripts, first_round=1, budget=budget, senders=SENDERS)
         cpu = time.process_time() - cpu
+        shard_cpu = _cpu_seconds(pids) - shard_cpu
     finally:
         system.close()
-    wrong = sum(c.wrong for c in (warm.check, run.check) if c is not None)
+    checks = [c for c in (warm.check, run.check) if c is not None]
+    wrong = sum(c.wrong for c in checks)
+    per_event = 1e6 / run.events if run.events else 0.0
     return {
         "events_per_s": run.rate,
         "events": run.events,
         "seconds": run.seconds,
-        "driver_cpu_us_per_event": 1e6 * cpu / run.events if run.events else None,
+        "driver_cpu_us_per_event": cpu * per_event,
+        "shard_cpu_us_per_event": shard_cpu * per_event if pids else None,
         "wrong": wrong,
         "error": warm.error or run.error,
-        "examples": list((run.check.examples if run.check else ())[:2]),
+        "examples": [e for c in checks for e in c.examples][:2],
     }
+
+
+def harness_cpu_us(users: int, budget: float) -> float:
+    """Return the load generator's own CPU per event (its driver CPU with the null system)."""
+    system = NullSystem(make_bot("light"))
+    scripts = Scripts(users)
+    system.open(users)
+    try:
+        cpu = time.process_time()
+        run = busy_users(system, scripts, first_round=0, budget=budget, senders=SENDERS)
+        cpu = time.process_time() - cpu
+    finally:
+        system.close()
+    return 1e6 * cpu / run.events if run.events else 0.0
 
 
 def measure_latency(system: System, users: int, rate: float, duration: float) -> dict[str, Any]:
@@ -177,11 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     quick = args.quick
     out = args.out or f"benchmarks/results/ray_shards{'_quick' if quick else ''}.json"
     systems = ["direct", "ours", "ray-1", "ray-2", "ray-4"]
-    plans = {
-        # bot: (users, rounds, budget s, latency users, latency seconds)
-        "light": (400 if quick else 2000, 3 if quick else 40, 3.0 if quick else 12.0),
-        "classifier-1ms": (100 if quick else 400, 2 if quick else 8, 3.0 if quick else 12.0),
-    }
+    users = 200 if quick else 1000  # each with one message in flight
+    budgets = {"light": 2.0 if quick else 8.0, "classifier-1ms": 3.0 if quick else 12.0}
     durations = {"light": 1.0 if quick else 5.0, "classifier-1ms": 1.0 if quick else 5.0}
     results: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
@@ -194,16 +283,20 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="w7-", dir="/tmp") as folder:
         start_ray(folder)
         try:
-            for kind, (users, rounds, budget) in plans.items():
+            harness = harness_cpu_us(users, budgets["light"] / 2)
+            results["harness_cpu_us_per_event"] = harness
+            print(f"load generator alone: {harness:.1f} us of CPU per event", flush=True)
+            for kind, budget in budgets.items():
                 print(f"== {kind} ({users} users)", flush=True)
                 entries: dict[str, Any] = {}
                 for name in systems:
-                    entry = measure_throughput(make(name, make_bot(kind)), users, rounds, budget)
+                    entry = measure_throughput(make(name, make_bot(kind)), users, budget)
                     entries[name] = {"throughput": entry}
                     ok = ok and entry["wrong"] == 0 and entry["error"] is None
                     print(
                         f"  {name:8} {entry['events_per_s']:>10,.0f} events/s  "
-                        f"driver {entry['driver_cpu_us_per_event'] or 0:6.1f} us/event  "
+                        f"driver {entry['driver_cpu_us_per_event']:6.1f} us/event  "
+                        f"shards {entry['shard_cpu_us_per_event'] or 0:6.1f} us/event  "
                         f"wrong {entry['wrong']} {entry['error'] or ''}",
                         flush=True,
                     )
@@ -228,9 +321,8 @@ def main(argv: list[str] | None = None) -> int:
             costs: dict[str, Any] = {"round_trip_ms": round_trip_ms(50 if quick else 500)}
             with tempfile.TemporaryDirectory(prefix="w7-sqlite-", dir="/tmp") as data:
                 store = f"sqlite:///{data}/sessions.db"
-                users, rounds, budget = plans["light"]
                 costs["ray-2_sqlite"] = measure_throughput(
-                    make("ray-2", make_bot("light"), store), users, rounds, budget
+                    make("ray-2", make_bot("light"), store), users, budgets["light"]
                 )
             ok = ok and costs["ray-2_sqlite"]["wrong"] == 0
             results["costs"] = costs
