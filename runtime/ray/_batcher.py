@@ -222,6 +222,7 @@ class ShardLink:
         """
         floor = self._clocks.floor
         items = []
+        behind: set[str] = set()  # sessions of resent items waiting for earlier ones
         for entry in batch:
             item = entry.item
             if item[4] != item[3]:
@@ -229,10 +230,46 @@ class ShardLink:
                 if now_floor != item[4]:
                     ref, op, session_id, seq, _, payload = item
                     item = entry.item = (ref, op, session_id, seq, now_floor, payload)
+                if entry.first_sent and item[4] < item[3]:
+                    behind.add(item[2])
             if not entry.first_sent:
                 entry.first_sent = now
             items.append(item)
+        if behind:
+            items = self._with_predecessors(batch, items, behind)
         return items
+
+    def _with_predecessors(
+        self, batch: list[Entry], items: list[Item], sessions: set[str]
+    ) -> list[Item]:
+        """Put the sessions' earlier unsettled items, sent in other calls, before ``items``.
+
+        A resend goes to a new shard incarnation, which has seen none of its session's earlier
+        items. Those still in flight to the old one may yet be answered by it (a lost node's
+        actor answers for a while) and so never be sent again: the new incarnation would hold
+        the resend for a gap that never fills (until ``gap_timeout``). Sending them along
+        closes the gap; a copy that the old incarnation did commit is answered from the
+        session's ``message_id`` memory, never run twice, and the first answer settles it.
+        """
+        first: dict[str, int] = {}  # each session's lowest number in this batch
+        in_batch = set()
+        for entry in batch:
+            ref, _, session_id, seq = entry.item[:4]
+            in_batch.add(ref)
+            if session_id in sessions and seq < first.get(session_id, seq + 1):
+                first[session_id] = seq
+        floor = self._clocks.floor
+        earlier = []
+        for entry in self._entries.values():
+            ref, op, session_id, seq, _, payload = entry.item
+            # Sent in another call (an unsent one goes in order anyway).
+            sent = entry.first_sent and ref not in in_batch
+            if sent and session_id in first and seq < first[session_id]:
+                entry.item = (ref, op, session_id, seq, floor(session_id), payload)
+                earlier.append(entry.item)
+        earlier.sort(key=lambda item: (item[2], item[3]))
+        self.resends += len(earlier)
+        return earlier + items
 
     def flush(self) -> None:
         """Send what is queued without waiting for the window (the runtime is stopping)."""

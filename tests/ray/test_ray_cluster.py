@@ -38,6 +38,9 @@ HERE = Path(__file__).parent
 LEDGER = str(HERE / "_ray_bots.py")
 GREETINGS = str(HERE.parents[1] / "runtime" / "examples" / "greetings.py")
 WAIT = 120.0
+# A short gap timeout: a resent event that waits for earlier ones its shard never gets fails
+# within it (it held its session for 120 s before the gateway sent them along).
+GAP = 5.0
 # A lost node is declared dead after about 2-4 s instead of ~14 s (measured; see the notes).
 HEALTH_CHECKS = {
     "health_check_initial_delay_ms": 0,
@@ -138,7 +141,9 @@ def test_a_node_removed_mid_load_loses_and_repeats_no_acknowledged_event(
     cluster: Cluster, redis_url: str
 ) -> None:
     gate = ray.remote(Gate).options(name="gate", enable_task_events=False).remote()
-    backend = RayBackend(shards=2, bot_path=LEDGER, batch_size=64, resend_timeout=WAIT)
+    backend = RayBackend(
+        shards=2, bot_path=LEDGER, batch_size=64, resend_timeout=WAIT, gap_timeout=GAP
+    )
     store = RedisStore(redis_url, prefix="removal:")
     users = [f"u{i}" for i in range(60)]
     doomed_user = next(u for u in users if backend.shard_of(u) == 0)
