@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +12,7 @@ import pytest
 pytest.importorskip("ray.exceptions")  # the optional extra (tests/ray is no package of it)
 
 import ray
-from ray import cloudpickle
+from _gate import Gate
 
 from runtime import (
     Event,
@@ -42,27 +40,6 @@ HERE = Path(__file__).parent
 LEDGER = str(HERE / "_ray_bots.py")
 GREETINGS = str(HERE.parents[1] / "runtime" / "examples" / "greetings.py")
 WAIT = 60.0
-
-# The Gate actor's class travels to Ray by value: this module cannot be imported there.
-cloudpickle.register_pickle_by_value(sys.modules[__name__])
-
-
-class Gate:
-    """Hold the first process that passes for good (the incarnation about to be killed)."""
-
-    def __init__(self) -> None:
-        self.doomed: int | None = None
-        self.arrived = asyncio.Event()
-
-    async def pass_through(self, pid: int) -> None:
-        if self.doomed is None:
-            self.doomed = pid
-            self.arrived.set()
-        if pid == self.doomed:
-            await asyncio.Event().wait()  # until its process is killed
-
-    async def wait_arrived(self) -> None:
-        await self.arrived.wait()
 
 
 def ledger() -> Runtime:

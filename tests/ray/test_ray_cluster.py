@@ -7,10 +7,8 @@ on the workers, one per node.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import logging
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,9 +17,9 @@ import pytest
 pytest.importorskip("ray.exceptions")  # the optional extra (tests/ray is no package of it)
 
 import ray
+from _gate import Gate
 from _processes import TEST_NAMESPACE, ray_folder, ray_pids, stop_and_check
 from _redis import serve_redis
-from ray import cloudpickle
 from ray.cluster_utils import Cluster
 
 from runtime import Runtime
@@ -48,26 +46,6 @@ HEALTH_CHECKS = {
     "health_check_timeout_ms": 1000,
     "health_check_failure_threshold": 3,
 }
-
-cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Gate travels by value
-
-
-class Gate:
-    """Hold the first process that passes for good (the one whose node is removed)."""
-
-    def __init__(self) -> None:
-        self.doomed: int | None = None
-        self.arrived = asyncio.Event()
-
-    async def pass_through(self, pid: int) -> None:
-        if self.doomed is None:
-            self.doomed = pid
-            self.arrived.set()
-        if pid == self.doomed:
-            await asyncio.Event().wait()  # until its node is gone
-
-    async def wait_arrived(self) -> None:
-        await self.arrived.wait()
 
 
 @pytest.fixture(scope="module")
