@@ -14,7 +14,10 @@ each on its own, single sender, the greetings bot (as W1), same process:
 
 Each is timed with the garbage collector on (as the library runs: it never changes GC
 settings) and off (the difference is the collector's share), with gen-0 collections per 1,000
-events. Usage::
+events. Last, a count that does not depend on the machine or its load: the Python bytecodes
+(and Python calls) one event executes, direct loop against ours with no hand-off, split into
+the bot's logic (``runtime/engine.py``, ``runtime/session.py``, ``runtime/bot/``, the bot's
+file), the runtime's bookkeeping (the rest of ``runtime/``) and the harness. Usage::
 
     python benchmarks/overhead.py            # 1k sessions, 100 messages each (~1 minute)
     python benchmarks/overhead.py --sessions 100 --messages 600
@@ -139,6 +142,63 @@ def _handoff(batch: int, events: int, *, threaded: bool) -> float:
     return 1e6 * seconds / (events // batch * batch)
 
 
+_BOT_LOGIC = ("runtime/engine.py", "runtime/session.py", "runtime/bot/", "runtime/examples/")
+
+
+def _part(filename: str) -> str:
+    """Which part of an event's work a code object's file is."""
+    path = filename.replace("\\", "/")
+    if any(part in path for part in _BOT_LOGIC) or path.startswith("<string>"):
+        return "bot logic"  # <string>: the dataclass __init__s the engine makes per turn
+    return "runtime" if "/runtime/" in path else "harness"
+
+
+def _bytecodes(round_: Round, events: int, rounds: int) -> dict[str, tuple[float, float]]:
+    """Return {part: (bytecodes, Python calls) per event} over ``rounds`` traced rounds."""
+    counts: dict[str, list[int]] = {}
+
+    def trace(frame: Any, event: str, arg: Any) -> Any:
+        tally = counts.setdefault(_part(frame.f_code.co_filename), [0, 0])
+        tally[1] += 1
+        frame.f_trace_opcodes = True
+
+        def local(frame: Any, event: str, arg: Any) -> Any:
+            if event == "opcode":
+                tally[0] += 1
+            return local
+
+        return local
+
+    threading.settrace(trace)
+    sys.settrace(trace)
+    try:
+        for r in range(2, 2 + rounds):
+            round_(r)
+    finally:
+        sys.settrace(None)
+        threading.settrace(None)  # type: ignore[arg-type]
+    total = events * rounds
+    return {part: (ops / total, calls / total) for part, (ops, calls) in counts.items()}
+
+
+def _bytecode_table(sessions: int) -> None:
+    scripts = Scripts(sessions)
+    print(f"{'bytecodes per event':24} {'bot logic':>10} {'runtime':>10} {'calls':>6}")
+    for name, make in (
+        ("direct", lambda: _direct(scripts)),
+        ("ours, no hand-off", lambda: _ours(scripts, inline=True)),
+    ):
+        round_, close = make()
+        try:
+            round_(0)
+            round_(1)
+            parts = _bytecodes(round_, sessions, 5)
+        finally:
+            close()
+        bot, runtime = parts.get("bot logic", (0, 0)), parts.get("runtime", (0, 0))
+        print(f"{name:24} {bot[0]:10.0f} {runtime[0]:10.0f} {bot[1] + runtime[1]:6.1f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--sessions", type=int, default=1_000)
@@ -178,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         inline = _handoff(batch, events, threaded=False)
         threaded = _handoff(batch, events, threaded=True)
         print(f"{'batch ' + str(batch):24} {inline:9.2f} {threaded:9.2f} {threaded - inline:9.2f}")
+    _bytecode_table(min(args.sessions, 200))
     return 0
 
 

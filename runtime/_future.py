@@ -140,19 +140,30 @@ class ReplyFuture(concurrent.futures.Future[T]):
 
     def set_result(self, result: T) -> None:
         """Resolve the future with ``result``, wake its waiters, run its callbacks."""
-        with self._condition:
-            done = self._state in _DONE
-            if not done:
-                self._result = result
-                self._state = FINISHED
-                if self._waiter_list:
-                    for waiter in self._waiter_list:
-                        waiter.add_result(self)
-                self._wake_locked()
-        if done:
+        if not self._resolve(result):
             raise concurrent.futures.InvalidStateError(f"{self._state}: {self!r}")
+
+    def _resolve(self, result: T) -> bool:
+        """:meth:`set_result`, returning False instead of raising if the future was done.
+
+        The settling path of every event: ``_wake_locked`` inline.
+        """
+        with self._condition:
+            if self._state in _DONE:
+                return False
+            self._result = result
+            self._state = FINISHED
+            if self._waiter_list:
+                for waiter in self._waiter_list:
+                    waiter.add_result(self)
+            sleepers = self._sleepers
+            if sleepers:
+                self._sleepers = None
+                for sleeper in sleepers:
+                    sleeper.release()
         if self._done_callbacks:
             self._invoke_callbacks()
+        return True
 
     def set_exception(self, exception: BaseException | None) -> None:
         """Fail the future with ``exception``, wake its waiters, run its callbacks."""

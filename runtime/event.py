@@ -11,11 +11,18 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from runtime.bot import File
 
-__all__ = ["MAX_ID_LENGTH", "Event", "ReceivedEvent", "TurnKind", "check_event"]
+__all__ = [
+    "MAX_ID_LENGTH",
+    "Event",
+    "EventFields",
+    "ReceivedEvent",
+    "TurnKind",
+    "check_event",
+]
 
 #: The longest session id or message id the runtime accepts (they key logs and storage).
 MAX_ID_LENGTH = 256
@@ -72,6 +79,23 @@ class Event(NamedTuple):
     ) -> Event:
         """Build a named event (``session.event`` is ``ReceivedEvent(name, payload)``)."""
         return cls(session_id, TurnKind.EVENT, make_received(name, payload), message_id)
+
+
+class EventFields(Protocol):
+    """What reads an event's fields needs: an :class:`Event`, or a queued request carrying one
+    (a session actor's ``TurnRequest`` keeps the fields, not the tuple)."""
+
+    @property
+    def session_id(self) -> str: ...
+
+    @property
+    def kind(self) -> TurnKind: ...
+
+    @property
+    def payload(self) -> Any: ...
+
+    @property
+    def message_id(self) -> str | None: ...
 
 
 def make_received(name: str, payload: Mapping[str, Any] | None) -> ReceivedEvent:

@@ -112,6 +112,10 @@ class CounterCell:
         """Count a processed turn (``sign=-1`` takes it back)."""
         self.processed += sign
         self.replies += sign * len(outcome.replies)
+        self.add_notes(outcome, sign)
+
+    def add_notes(self, outcome: TurnOutcome, sign: int) -> None:
+        """Count what a turn noted besides its replies (most turns note nothing)."""
         if outcome.duplicate:
             self.duplicates += sign
         if outcome.opened:
@@ -216,13 +220,33 @@ class Counters:
         return True
 
     def processed_one(self, outcome: TurnOutcome) -> bool:
-        """Count a committed turn and resolve its event; False if nothing was pending."""
+        """Count a committed turn and resolve its event; False if nothing was pending.
+
+        ``CounterCell.add_outcome`` and :meth:`resolved` inline: this runs for every event.
+        """
         try:
             cell = self._local.cell
         except AttributeError:
             cell = self.cell()
-        cell.add_outcome(outcome)
-        return self.resolved()
+        cell.processed += 1
+        cell.replies += len(outcome.replies)
+        if (
+            outcome.duplicate
+            or outcome.opened
+            or outcome.body_errors
+            or outcome.event_errors
+            or outcome.classifier_errors
+            or outcome.hop_limit_hit
+        ):
+            cell.add_notes(outcome, 1)
+        pending = self._pending
+        try:
+            pending.pop()
+        except IndexError:
+            return False
+        if self._drained is not None and not pending:
+            self._drained.set()
+        return True
 
     def unresolve(self) -> None:
         """Take back a ``resolved()`` whose settling lost a race (someone else settled it)."""

@@ -7,7 +7,8 @@ every committed turn of the session, in turn order, on the session's worker righ
 commit: ``callback(event, replies)``, with every reply of the turn in order: a plain ``str``
 for a text reply, a :class:`~runtime.replies.Reply` for a rich one (markdown, options, a
 file...; ``runtime.replies.typed`` makes them all ``Reply``). A connection skips the events it
-submitted itself (the ``event`` is the very object it passed to ``Runtime.submit``).
+submitted itself (the ``event`` is the very object it passed to ``Runtime.submit`` when it
+subscribed before submitting; otherwise an equal one).
 Callbacks must be quick (hand the replies to an event loop with ``call_soon_threadsafe``): the
 session waits for them. An exception in a callback is logged and dropped; it never reaches the
 session.

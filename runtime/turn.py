@@ -28,7 +28,7 @@ from runtime.session import MESSAGE_ID_MEMORY, Session, SessionData, SessionSnap
 
 if TYPE_CHECKING:
     from runtime.engine import Engine
-    from runtime.event import Event
+    from runtime.event import EventFields
     from runtime.store import Persistence
 
 __all__ = ["Checkpoint", "SessionTurns"]
@@ -171,7 +171,7 @@ class SessionTurns:
         """The session's id."""
         return self.record.id
 
-    def execute(self, event: Event) -> TurnOutcome:
+    def execute(self, event: EventFields) -> TurnOutcome:
         """Run ``event``'s bot logic on the live record; nothing is committed yet.
 
         A resend of a committed ``message_id`` returns the stored replies without running any
@@ -188,7 +188,7 @@ class SessionTurns:
             self.rollback()
             raise
 
-    def prepare(self, event: Event, outcome: TurnOutcome) -> dict[str, Any] | None:
+    def prepare(self, event: EventFields, outcome: TurnOutcome) -> dict[str, Any] | None:
         """Do the part of the commit that may fail or take long, changing nothing committed.
 
         Trims the history to ``max_history`` and copies the data (user ``__deepcopy__`` code
@@ -250,7 +250,9 @@ class SessionTurns:
             raise
         return data
 
-    def install(self, event: Event, outcome: TurnOutcome, prepared: dict[str, Any] | None) -> None:
+    def install(
+        self, event: EventFields, outcome: TurnOutcome, prepared: dict[str, Any] | None
+    ) -> None:
         """Make the prepared turn the committed state: write it (durable store), then swap.
 
         The blocking form of :meth:`take_payload`, a durable write, then :meth:`finish` (or
@@ -276,7 +278,9 @@ class SessionTurns:
         payload, self._payload = self._payload, None
         return payload
 
-    def finish(self, event: Event, outcome: TurnOutcome, prepared: dict[str, Any] | None) -> None:
+    def finish(
+        self, event: EventFields, outcome: TurnOutcome, prepared: dict[str, Any] | None
+    ) -> None:
         """Make the prepared turn the committed state (its durable write succeeded)."""
         if prepared is None:
             return
@@ -308,7 +312,7 @@ class SessionTurns:
         error.__cause__ = exc
         return error
 
-    def commit(self, event: Event, outcome: TurnOutcome) -> None:
+    def commit(self, event: EventFields, outcome: TurnOutcome) -> None:
         """Make the turn's effects the committed state, all of them or none.
 
         Raises:
@@ -317,7 +321,7 @@ class SessionTurns:
         """
         self.install(event, outcome, self.prepare(event, outcome))
 
-    def run(self, event: Event) -> TurnOutcome:
+    def run(self, event: EventFields) -> TurnOutcome:
         """Execute and commit ``event``'s turn (raises as :meth:`execute` and :meth:`commit`)."""
         outcome = self.execute(event)
         self.commit(event, outcome)

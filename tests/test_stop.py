@@ -20,8 +20,10 @@ from typing import Any
 import pytest
 
 from runtime import Bot, Runtime, RuntimeStoppedError, Session
-from runtime._future import ReplyFuture
 from runtime.actors import Directory
+from runtime.engine import TurnOutcome
+from runtime.event import EventFields
+from runtime.turn import SessionTurns
 
 TIMEOUT = 10
 
@@ -206,20 +208,19 @@ def test_stop_fails_the_future_of_a_sender_caught_between_acceptance_and_routing
 def test_stop_fails_a_turn_its_actor_took_from_the_inbox_but_had_not_started(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The actor marks the future running, then records the turn as the cell's running one;
-    # a stop() between the two must still fail the future before it returns.
+    # The actor records the turn as the cell's running one and marks its future running, then
+    # starts the turn; a stop() between the two must still fail the future before it returns.
     armed, taken, proceed = threading.Event(), threading.Event(), threading.Event()
-    real = ReplyFuture.set_running_or_notify_cancel
+    real = SessionTurns.execute
 
-    def mark_running_then_pause(self: ReplyFuture[Any]) -> bool:
-        running = real(self)
+    def pause_then_execute(self: SessionTurns, event: EventFields) -> TurnOutcome:
         if armed.is_set():
             armed.clear()
             taken.set()
             proceed.wait(TIMEOUT)  # stop() runs meanwhile
-        return running
+        return real(self, event)
 
-    monkeypatch.setattr(ReplyFuture, "set_running_or_notify_cancel", mark_running_then_pause)
+    monkeypatch.setattr(SessionTurns, "execute", pause_then_execute)
     bot = Bot("b")
     bot.new_state("s", initial=True).set_fallback_body(lambda session: session.reply("ok"))
     rt = Runtime(bot).start()

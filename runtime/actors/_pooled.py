@@ -205,17 +205,29 @@ class PooledInbox:
         Raises:
             pykka.ActorDeadError: the inbox was closed (see :attr:`moved` for why).
         """
+        self.offer(message, None)
+
+    def offer(self, message: object, limit: int | None) -> bool:
+        """:meth:`tell`, unless ``limit`` messages are queued already: then return False.
+
+        Raises:
+            pykka.ActorDeadError: the inbox was closed (see :attr:`moved` for why).
+        """
         with self._lock:
             if self._closed:
                 raise pykka.ActorDeadError(
                     "the inbox is closed: " + ("its session moved" if self._moved else "stopped")
                 )
-            self._items.append(message)
+            items = self._items
+            if limit is not None and len(items) >= limit:
+                return False
+            items.append(message)
             if self._scheduled or self._owner is None:
-                return
+                return True
             self._scheduled = True
             owner = self._owner
         owner._dispatcher.schedule(owner)
+        return True
 
     def ask(self, message: object) -> pykka.Future[Any]:
         """Queue ``message`` and return the future the owner's answer will resolve."""

@@ -13,11 +13,11 @@ from concurrent.futures._base import PENDING
 from typing import TYPE_CHECKING, Any
 
 from runtime._future import ReplyFuture
+from runtime.event import Event
 from runtime.replies import Reply
 
 if TYPE_CHECKING:
     from runtime.engine import TurnOutcome
-    from runtime.event import Event
     from runtime.stats import Counters
 
 __all__ = [
@@ -35,20 +35,55 @@ class TurnRequest(ReplyFuture[list[str]]):
 
     The caller holds it as its ``concurrent.futures.Future`` (a :class:`ReplyFuture`); one
     object per event instead of a request and a future (every in-flight event's objects are
-    scanned by the garbage collector while they wait).
+    scanned by the garbage collector while they wait). It keeps the event's four fields
+    instead of the :class:`Event` itself (one object fewer in flight, unless the runtime has
+    reply subscribers) and stands for the event wherever its fields are read
+    (:class:`~runtime.event.EventFields`); :attr:`event` gives an ``Event`` for the rare paths
+    that need one.
+
+    The attributes set for every event are slots: an instance dictionary would be one more
+    object per event whenever CPython materialises it (seen for most requests under W1's four
+    sender threads). The future's other attributes keep their class defaults until set.
     """
 
-    # Class defaults until set: a request is built with three stores.
+    __slots__ = (
+        "_condition",
+        "_result",
+        "_sleepers",
+        "_state",
+        "kind",
+        "message_id",
+        "payload",
+        "session_id",
+    )
+
+    # Class defaults until set: a request is built with eight stores.
     attempts = 0  # times its turn crashed the session's actor (then it is retried)
     # Set (under the cell's lock) when stop() or turn_timeout failed the future while the
     # turn ran: the turn must then roll back instead of committing.
     abandoned = False
+    # The submitted Event itself, kept only while the runtime has reply subscribers (they are
+    # given that very object: see runtime.subscriptions).
+    _event: Event | None = None
 
-    def __init__(self, event: Event) -> None:
-        # ReplyFuture.__init__'s two stores, inline (one call fewer per event): keep in step.
+    def __init__(self, event: Event, *, keep_event: bool = False) -> None:
+        # ReplyFuture.__init__'s stores, inline (one call fewer per event): keep in step. The
+        # slots shadow ReplyFuture's class defaults, so every one is set here.
         self._condition = allocate_lock()  # type: ignore[assignment]
         self._state = PENDING
-        self.event = event
+        self._result = None
+        self._sleepers = None
+        self.session_id, self.kind, self.payload, self.message_id = event
+        if keep_event:
+            self._event = event
+
+    @property
+    def event(self) -> Event:
+        """The event this request carries: the submitted object if kept, else an equal one."""
+        event = self._event
+        if event is None:
+            event = Event(self.session_id, self.kind, self.payload, self.message_id)
+        return event
 
 
 SNAPSHOT = object()
@@ -130,14 +165,12 @@ class Settlement:
                 request._typed = replies  # type: ignore[attr-defined]  # see runtime._future
                 texts = [r for r in replies if type(r) is not Reply or r.kind == "text"]
                 break
-        try:
-            request.set_result(texts)
-        except concurrent.futures.InvalidStateError:
-            self.counters.cell().add_outcome(outcome, sign=-1)
-            if counted:
-                self.counters.unresolve()
-            return False
-        return True
+        if request._resolve(texts):
+            return True
+        self.counters.cell().add_outcome(outcome, sign=-1)  # settled before: take it back
+        if counted:
+            self.counters.unresolve()
+        return False
 
     def fail(self, request: TurnRequest, exc: BaseException) -> bool:
         """Count a failed turn, then fail its future; False if it was settled before.

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import sys
 import traceback
+from concurrent.futures._base import PENDING as _PENDING
+from concurrent.futures._base import RUNNING as _RUNNING
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -169,11 +171,9 @@ class SessionActor(PooledActor):
 
     # -- messages ---------------------------------------------------------------------------
 
-    def on_tell(self, message: Any) -> None:
-        """Run a turn, end a written one, or a passivation or forget request."""
-        if type(message) is TurnRequest:  # nearly every message: checked first
-            self._run(message)
-        elif type(message) is WrittenTurn:
+    def _on_other_tell(self, message: Any) -> None:
+        """End a written turn, or answer a passivation or forget request."""
+        if type(message) is WrittenTurn:
             message.complete()
         else:
             self.on_receive(message)
@@ -198,17 +198,28 @@ class SessionActor(PooledActor):
             raise SessionCrashedError(f"{type(exc).__name__} in session {self._cell.id!r}") from exc
         return super().on_receive(message)
 
-    def _run(self, request: TurnRequest) -> None:
-        # The path of every event: the common case (a first attempt, a live cell, a fresh
-        # session, no durable store) runs inline; the rest goes through the helpers.
+    def on_tell(self, request: Any) -> None:  # noqa: PLR0912  # one function: every event
+        """Run a turn: the path of every event (the few other messages go elsewhere first).
+
+        The common case (a first attempt, a live cell, a fresh session, no durable store) runs
+        inline, one call for the whole turn; the rest goes through the helpers.
+        """
+        if type(request) is not TurnRequest:  # a written turn, passivation, forget
+            self._on_other_tell(request)
+            return
         cell = self._cell
         try:
             cell.running = request
-            started = (
-                self._start(request)
-                if cell.lifecycle is _CLOSED or request.attempts
-                else self._start_future(request)
-            )
+            if cell.lifecycle is _CLOSED or request.attempts:
+                started = self._start(request)
+            else:
+                # ReplyFuture.set_running_or_notify_cancel's common case, inline.
+                with request._condition:
+                    started = request._state is _PENDING
+                    if started:
+                        request._state = _RUNNING
+                if not started:
+                    started = self._start_future(request)
             if not started:
                 return
             turns = cell.turns
@@ -218,10 +229,9 @@ class SessionActor(PooledActor):
                 if reloaded is None:
                     return
                 turns = reloaded
-            event = request.event
             try:
-                outcome = turns.execute(event)  # rolls back itself if it raises
-                prepared = turns.prepare(event, outcome)  # copies, encodes: still abandonable
+                outcome = turns.execute(request)  # rolls back itself if it raises
+                prepared = turns.prepare(request, outcome)  # copies, encodes: still abandonable
             except SessionValueError as exc:
                 cell.running = None
                 self._commit_failed(request, exc)
@@ -244,7 +254,7 @@ class SessionActor(PooledActor):
             if turns.persistence is not None:
                 self._install(request, turns, outcome, prepared)
                 return
-            turns.finish(event, outcome, prepared)  # nothing to write: commit in memory
+            turns.finish(request, outcome, prepared)  # nothing to write: commit in memory
             self._committed(request, outcome)
         except BaseException as exc:  # a bug of ours outside the bot's code: never drop it
             cell.running = None
@@ -260,7 +270,10 @@ class SessionActor(PooledActor):
             return None
 
     def _start_future(self, request: TurnRequest) -> bool:
-        """Mark a first attempt's future running; False if it was cancelled or failed."""
+        """Settle a first attempt whose future was not pending; False: it must not run.
+
+        ``on_tell`` found the future cancelled by its caller, or failed by stop() meanwhile.
+        """
         try:
             if request.set_running_or_notify_cancel():
                 return True
@@ -302,7 +315,7 @@ class SessionActor(PooledActor):
         persistence = turns.persistence
         if persistence is None or prepared is None or not persistence.background:
             try:
-                turns.install(request.event, outcome, prepared)
+                turns.install(request, outcome, prepared)
             except StoreError as exc:
                 self._write_ended(request, outcome, exc)
                 return
@@ -460,7 +473,7 @@ class SessionActor(PooledActor):
         self._ctx.settlement.fail(
             request,
             TurnTimeoutError(
-                f"session {cell.id!r}: the {request.event.kind.value} event's turn ran longer "
+                f"session {cell.id!r}: the {request.kind.value} event's turn ran longer "
                 f"than turn_timeout={timeout} s; it will be rolled back when its body returns"
             ),
         )
@@ -484,5 +497,5 @@ class SessionActor(PooledActor):
         return get_logger(
             session_id=self._cell.id,
             state=None if turns is None else turns.record.state,
-            event_kind=None if request is None else request.event.kind.value,
+            event_kind=None if request is None else request.kind.value,
         )

@@ -36,9 +36,7 @@ def crash_error(
 ) -> SessionCrashedError:
     """Return the error a crashed (or, if ``poisoned``, quarantined) event's future fails with."""
     name = "an exception" if cause is None else type(cause).__name__
-    what = (
-        f"session {session_id!r}: {name} raised while handling a {request.event.kind.value} event"
-    )
+    what = f"session {session_id!r}: {name} raised while handling a {request.kind.value} event"
     error: SessionCrashedError
     if poisoned:
         error = PoisonEventError(

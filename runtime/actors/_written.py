@@ -78,7 +78,7 @@ class WrittenTurn:
     def _complete(self) -> None:
         turns = self.turns
         if self.error is None:
-            turns.finish(self.request.event, self.outcome, self.prepared)
+            turns.finish(self.request, self.outcome, self.prepared)
             self._actor._write_ended(self.request, self.outcome, None)
         else:
             self._actor._write_ended(self.request, self.outcome, turns.write_failed(self.error))

@@ -229,7 +229,8 @@ class ThreadBackend:
         # Every event's path: attributes read once, the counters' common case inlined
         # (Counters.accept).
         counters = self._counters
-        future = request = TurnRequest(event)  # the request is the caller's future
+        # The request is the caller's future; it keeps the Event itself only for subscribers.
+        future = request = TurnRequest(event, keep_event=self._subscriptions.active)
         pending = counters._pending
         max_pending = self._config.max_pending
         if max_pending is not None and len(pending) >= max_pending:
@@ -244,16 +245,17 @@ class ThreadBackend:
         directory = self._directory
         try:
             cell = directory.route(event.session_id)
-            inbox = cell.inbox
-            limit = self._config.max_session_queue
-            if limit is not None and len(inbox) >= limit:
-                counters.unaccept()
-                return self._reject(future, "session_queue", len(inbox), limit)
             cell.touched = directory.tick
             try:
-                inbox.tell(request)
+                queued = cell.inbox.offer(request, self._config.max_session_queue)
             except pykka.ActorDeadError:
                 self._put(event.session_id, cell, request)  # moved meanwhile: follow it
+                queued = True
+            if not queued:
+                counters.unaccept()
+                limit = self._config.max_session_queue
+                assert limit is not None  # offer() refuses only with a limit
+                return self._reject(future, "session_queue", len(cell.inbox), limit)
         except RuntimeStoppedError as exc:
             self._settlement.fail(request, exc)  # stop() raced us: the caller sees a failure
         return future
