@@ -1,4 +1,4 @@
-"""A session's home in the routing table: its inbox, its turns, its lifecycle."""
+"""A session's home in the routing table: its inbox (the cell itself), its turns, its lifecycle."""
 
 from __future__ import annotations
 
@@ -32,15 +32,18 @@ class Lifecycle(enum.Enum):
     CLOSED = "closed"
 
 
-class SessionCell:
-    """One live session: inbox, committed state (once loaded), current actor.
+class SessionCell(PooledInbox):
+    """One live session: its inbox, committed state (once loaded), current actor.
 
-    The inbox and the turns outlive actors: a replacement actor adopts both, so neither queued
-    events nor the session's data are lost when an actor dies.
+    The cell *is* the session's inbox (a :class:`PooledInbox`): one object fewer per live
+    session than a cell holding an inbox. The inbox and the turns outlive actors: a
+    replacement actor adopts both, so neither queued events nor the session's data are lost
+    when an actor dies.
 
     ``lock`` guards the claim of the commit point against stop() and turn_timeout:
     ``lifecycle`` changes, ``running``, ``committing`` and a request's ``abandoned`` flag are
-    read and written under it. It is never held around user or store code.
+    read and written under it. It is never held around user or store code. (The inbox's own
+    lock, a different one, guards its queue.)
     """
 
     __slots__ = (
@@ -48,7 +51,6 @@ class SessionCell:
         "committing",
         "crashes",
         "id",
-        "inbox",
         "lifecycle",
         "lock",
         "passivation",
@@ -58,8 +60,8 @@ class SessionCell:
     )
 
     def __init__(self, session_id: str, touched: int) -> None:
+        super().__init__()
         self.id = session_id
-        self.inbox = PooledInbox()
         self.lock = _LOCKS.lock()  # shared with other cells: hold it for reads and writes only
         self.lifecycle = Lifecycle.ACTIVATING
         self.turns: SessionTurns | None = None  # set by the actor once loaded
@@ -69,6 +71,9 @@ class SessionCell:
         self.touched = touched  # the routing table's clock tick of the last event sent here
         self.passivation: PassivateRequest | None = None  # the queued request, if any
         self.crashes = 0  # the actor's crashes since the session last committed a turn
+
+    def __bool__(self) -> bool:
+        return True  # a cell is never falsy, whatever its queue's length (__len__)
 
     def __repr__(self) -> str:
         return f"SessionCell({self.id!r}, {self.lifecycle.value})"

@@ -96,7 +96,7 @@ class Directory:
                 return False
             if if_touched is not None and cell.touched != if_touched:
                 return False
-            if not cell.inbox.close_if_empty():
+            if not cell.close_if_empty():
                 return False  # an event is queued: stay live
             del self._cells[cell.id]
             cell.lifecycle = Lifecycle.MOVED
@@ -111,7 +111,7 @@ class Directory:
             if self._cells.get(cell.id) is cell:
                 del self._cells[cell.id]
             cell.lifecycle = Lifecycle.MOVED
-            return cell.inbox.close(error, moved=True)
+            return cell.close(error, moved=True)
 
     def close(self) -> list[SessionCell]:
         """Refuse new cells from now on; return every live cell."""

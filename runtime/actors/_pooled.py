@@ -17,7 +17,8 @@ Three deliberate differences, all for scale: pooled actors are not put in pykka'
 ``ActorRegistry`` (a list with linear scans; we run up to a million actors); an actor may adopt
 the inbox of a dead predecessor so a supervisor can replace it without losing or reordering
 queued messages; and ``actor_stopped`` is a :class:`StopFlag`, not a ``threading.Event`` (an
-Event with its Condition made 6 of the 17 objects the garbage collector tracked per session).
+Event with its Condition made 6 of the 17 objects the garbage collector tracked per session),
+made on first use.
 So ``PooledActor.__init__`` sets pykka's actor attributes itself instead of calling
 ``pykka.Actor.__init__`` (``_actor_ref`` on first use of ``actor_ref``: most pooled actors
 never need an ``ActorRef``, an object and a weak reference per actor).
@@ -328,9 +329,25 @@ class PooledActor(pykka.Actor):
         # unique urn made without os.urandom, and the ActorRef made on first use.
         self.actor_urn = f"{_URN_PREFIX}{next(_urn_ids):012x}"
         self.actor_inbox = inbox if inbox is not None else PooledInbox()
-        self.actor_stopped = StopFlag()  # type: ignore[assignment]
 
     _actor_ref: pykka.ActorRef[Any] | None = None  # type: ignore[assignment]
+    _stop_flag: StopFlag | None = None  # made on first use of actor_stopped
+
+    @property
+    def actor_stopped(self) -> StopFlag:  # type: ignore[override]
+        """The actor's stop flag, pykka's ``threading.Event`` made lean (:class:`StopFlag`).
+
+        Made on first use: most live actors are never stopped or asked, and a session's flag
+        was one of the objects the garbage collector tracks per live session. A slice reads
+        ``_stop_flag`` (None: not stopped) without making one.
+        """
+        flag = self._stop_flag
+        if flag is None:
+            with StopFlag._create_lock:  # two first uses at once must get one flag
+                flag = self._stop_flag
+                if flag is None:
+                    flag = self._stop_flag = StopFlag()
+        return flag
 
     @property
     def actor_ref(self) -> pykka.ActorRef[Self]:
@@ -401,7 +418,6 @@ class PooledActor(pykka.Actor):
         ``trace`` counts handled messages, so the monitor can tell one that overruns.
         """
         inbox: PooledInbox = self.actor_inbox  # type: ignore[assignment]
-        stopped: StopFlag = self.actor_stopped  # type: ignore[assignment]
         if trace is not None:
             trace.handled += 1  # the slice's start (on_start, first) is a unit of its own
         try:
@@ -410,9 +426,12 @@ class PooledActor(pykka.Actor):
                 self._actor_loop_setup()
             items = inbox._items
             on_tell = self.on_tell
-            # is_set() without a call, per message; a hold (the actor waits for something,
-            # such as its turn's durable write) ends the slice too.
-            while budget > 0 and not stopped._set and inbox._held is None:
+            # is_set() without a call (or a flag), per message; a hold (the actor waits for
+            # something, such as its turn's durable write) ends the slice too.
+            while budget > 0 and inbox._held is None:
+                stopped = self._stop_flag
+                if stopped is not None and stopped._set:
+                    break
                 try:
                     envelope = items.popleft()
                 except IndexError:
@@ -434,9 +453,10 @@ class PooledActor(pykka.Actor):
         except BaseException:
             # A hook (on_start, on_failure) raised a BaseException: under pykka it would end the
             # actor's thread. End the actor, so its queued asks fail instead of hanging.
-            stopped.set()
+            self.actor_stopped.set()
             ActorRegistry.stop_all(block=False)
-        if stopped._set and inbox._owner is self:
+        stopped = self._stop_flag
+        if stopped is not None and stopped._set and inbox._owner is self:
             self._actor_loop_teardown()  # not when a replacement adopted the inbox
         owner = inbox.finish_slice()
         if owner is not None:

@@ -70,7 +70,7 @@ class SessionActor(PooledActor):
     """
 
     def __init__(self, *, cell: SessionCell, context: ActorContext) -> None:
-        super().__init__(dispatcher=context.dispatcher, inbox=cell.inbox)
+        super().__init__(dispatcher=context.dispatcher, inbox=cell)
         self._cell = cell
         self._ctx = context
         cell.actor = self
@@ -322,7 +322,7 @@ class SessionActor(PooledActor):
             self._write_ended(request, outcome, None)
             return
         written = WrittenTurn(self, request, turns, outcome, prepared)
-        inbox = self._cell.inbox
+        inbox = self._cell
         inbox.hold()  # nothing else of this session runs until the write is durable
         try:
             persistence.submit(self._cell.id, turns.take_payload(), written.done)
@@ -405,7 +405,7 @@ class SessionActor(PooledActor):
             if retry and not poisoned and cell.lifecycle is not _CLOSED:
                 counts.retries += 1
                 try:
-                    cell.inbox.tell_first(request)
+                    cell.tell_first(request)
                     retried = True
                 except pykka.ActorDeadError:
                     counts.retries -= 1  # closed meanwhile (stop): fail it below
@@ -425,9 +425,9 @@ class SessionActor(PooledActor):
             return
         delay = restart_delay(cell.crashes, ctx.restart_backoff)
         if delay:
-            cell.inbox.hold()  # the replacement waits for its backoff; events still queue
+            cell.hold()  # the replacement waits for its backoff; events still queue
             SessionActor.spawn(cell=cell, context=ctx)
-            ctx.timer.call_later(delay, cell.inbox.release)
+            ctx.timer.call_later(delay, cell.release)
         else:
             SessionActor.spawn(cell=cell, context=ctx)
 

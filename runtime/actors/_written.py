@@ -52,7 +52,7 @@ class WrittenTurn:
         and must not hold up the writer (which every session's commits wait for).
         """
         self.error = error
-        inbox = self._actor._cell.inbox
+        inbox = self._actor._cell
         try:
             inbox.tell_first(self)
         except pykka.ActorDeadError:

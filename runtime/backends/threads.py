@@ -189,7 +189,7 @@ class ThreadBackend:
     def _close_cell(self, cell: SessionCell, deadline: float) -> bool:
         """Fail what the cell queued or runs, stop its actor, save it; False if saving failed."""
         stopped = RuntimeStoppedError("the runtime stopped before this event was handled")
-        leftovers = cell.inbox.close(stopped)
+        leftovers = cell.close(stopped)
         with cell.lock:  # held by others only for a few reads and writes
             cell.lifecycle = Lifecycle.CLOSED
             running = cell.running
@@ -247,7 +247,7 @@ class ThreadBackend:
             cell = directory.route(event.session_id)
             cell.touched = directory.tick
             try:
-                queued = cell.inbox.offer(request, self._config.max_session_queue)
+                queued = cell.offer(request, self._config.max_session_queue)
             except pykka.ActorDeadError:
                 self._put(event.session_id, cell, request)  # moved meanwhile: follow it
                 queued = True
@@ -255,7 +255,7 @@ class ThreadBackend:
                 counters.unaccept()
                 limit = self._config.max_session_queue
                 assert limit is not None  # offer() refuses only with a limit
-                return self._reject(future, "session_queue", len(cell.inbox), limit)
+                return self._reject(future, "session_queue", len(cell), limit)
         except RuntimeStoppedError as exc:
             self._settlement.fail(request, exc)  # stop() raced us: the caller sees a failure
         return future
@@ -279,10 +279,10 @@ class ThreadBackend:
                 cell = directory.route(session_id)
             cell.touched = directory.tick
             try:
-                cell.inbox.tell(message)
+                cell.tell(message)
                 return
             except pykka.ActorDeadError:
-                if not cell.inbox.moved:
+                if not cell.moved:
                     raise RuntimeStoppedError("the runtime stopped") from None
                 cell = None  # passivated, forgotten or failed to load: route again
 
@@ -293,10 +293,10 @@ class ThreadBackend:
             if cell is None:
                 cell = directory.route(session_id)
             try:
-                future = cell.inbox.ask(message)
+                future = cell.ask(message)
                 break
             except pykka.ActorDeadError:
-                if not cell.inbox.moved:
+                if not cell.moved:
                     raise RuntimeStoppedError("the runtime stopped") from None
                 cell = None
         try:
@@ -322,7 +322,7 @@ class ThreadBackend:
         if not fresh:
             return  # one request per cell in the inbox at a time
         try:
-            cell.inbox.tell(request)
+            cell.tell(request)
         except pykka.ActorDeadError:
             with cell.lock:
                 cell.passivation = None

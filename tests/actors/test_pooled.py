@@ -587,3 +587,23 @@ def test_a_stop_flag_can_be_waited_on_like_an_event() -> None:
     assert flag.wait(TIMEOUT) is True
     assert flag.is_set()
     assert StopFlag().wait(0) is False
+
+
+def test_the_stop_flag_is_made_on_first_use_and_is_the_one_refs_and_slices_see(
+    dispatcher: Dispatcher,
+) -> None:
+    probe = Probe()
+    actor = ProbeActor.spawn(dispatcher=dispatcher, probe=probe)
+    assert probe.started.wait(TIMEOUT)
+    assert actor.actor_inbox.ask("hi").get(timeout=TIMEOUT) == "hi"
+    assert actor._stop_flag is None  # a live actor that nobody stopped or asked about has none
+    flag = actor.actor_stopped
+    assert actor.actor_stopped is flag
+    ref = actor.actor_ref
+    assert ref.actor_stopped is flag
+    assert ref.is_alive()
+    ref.stop()
+    assert flag.wait(TIMEOUT)
+    assert not ref.is_alive()
+    with pytest.raises(ActorDeadError):
+        ref.ask("late")

@@ -255,6 +255,14 @@ def test_the_openapi_document_has_the_operations_fuzzed(schema: schemathesis.Bas
     assert labels == {f"{method} {path}" for method, path, _ in OPERATIONS}
 
 
+# Hypothesis warns when the global `random` state changes while a strategy draws, and cannot
+# tell another thread from the strategy: the live server's (and clients') WebSocket keepalive
+# pings draw their payload from the global `random` (websockets' ping()), on their own threads.
+# Seen as a FlakyFailure of one negative-mode case in a full run (2026-11-30).
+@pytest.mark.filterwarnings(
+    "ignore:Do not use the `random` module inside strategies"
+    ":hypothesis.errors.HypothesisDeprecationWarning"
+)
 @pytest.mark.parametrize(
     "operation", OPERATIONS, ids=[f"{m} {p} {mode.value}" for m, p, mode in OPERATIONS]
 )
