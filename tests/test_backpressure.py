@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from runtime import Bot, OverloadedError, Runtime, Session
+from runtime import Bot, OverloadedError, Runtime, RuntimeStoppedError, Session
+from runtime.actors._cell import SessionCell
 
 TIMEOUT = 10
 
@@ -45,6 +46,43 @@ def test_a_full_session_queue_fails_the_future_at_once_and_drops_nothing() -> No
         assert stats.events_rejected == 1
         assert stats.events_accepted == 5
         assert stats.events_processed == 5
+
+
+def test_a_stop_beginning_as_a_full_queue_refuses_an_event_counts_it_nowhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The refusal takes the accept back; if stop() begins right then, the caller gets
+    # RuntimeStoppedError, and the event must not also be counted as failed (nor its pending
+    # entry popped twice): accepted = processed + failed + pending still holds.
+    gate, entered = threading.Event(), threading.Event()
+    rt = Runtime(gated_bot(gate, entered), max_session_queue=1).start()
+    try:
+        running = rt.send_message("a", "0")
+        assert entered.wait(TIMEOUT)
+        queued = rt.send_message("a", "1")  # the queue is full now
+        counters = rt.backend._counters
+        real_offer = SessionCell.offer
+
+        def refuse_as_stop_begins(self: SessionCell, message: object, limit: int | None) -> bool:
+            accepted = real_offer(self, message, limit)
+            if not accepted:
+                counters.running = False  # stop() begins right now
+            return accepted
+
+        monkeypatch.setattr(SessionCell, "offer", refuse_as_stop_begins)
+        with pytest.raises(RuntimeStoppedError):
+            rt.send_message("a", "2")
+        monkeypatch.undo()
+        counters.running = True
+        stats = rt.stats()
+        assert (stats.events_accepted, stats.events_failed, stats.events_pending) == (2, 0, 2)
+        gate.set()
+        assert [running.result(TIMEOUT), queued.result(TIMEOUT)] == [["0"], ["1"]]
+    finally:
+        gate.set()
+        rt.stop()
+    stats = rt.stats()
+    assert (stats.events_accepted, stats.events_processed, stats.events_failed) == (2, 2, 0)
 
 
 def test_the_global_pending_bound_refuses_new_events() -> None:

@@ -20,10 +20,8 @@ from typing import Any
 import pytest
 
 from runtime import Bot, Runtime, RuntimeStoppedError, Session
-from runtime.actors import Directory
-from runtime.engine import TurnOutcome
-from runtime.event import EventFields
-from runtime.turn import SessionTurns
+from runtime.actors import Directory, _requests
+from runtime.actors._requests import TurnRequest
 
 TIMEOUT = 10
 
@@ -205,39 +203,95 @@ def test_stop_fails_the_future_of_a_sender_caught_between_acceptance_and_routing
     assert rt.stats().events_pending == 0
 
 
-def test_stop_fails_a_turn_its_actor_took_from_the_inbox_but_had_not_started(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # The actor records the turn as the cell's running one and marks its future running, then
-    # starts the turn; a stop() between the two must still fail the future before it returns.
-    armed, taken, proceed = threading.Event(), threading.Event(), threading.Event()
-    real = SessionTurns.execute
+def _stop_while_paused(monkeypatch: pytest.MonkeyPatch, pause_at: str) -> None:
+    """Pause the worker at ``pause_at`` of a queued turn, stop() meanwhile, check the outcome.
 
-    def pause_then_execute(self: SessionTurns, event: EventFields) -> TurnOutcome:
-        if armed.is_set():
+    ``pause_at``: "popped" (the actor took the request and recorded it as the cell's running
+    one; its future is still pending) or "marked" (the future was just marked running, the
+    turn not started). Either way stop() must fail the future before it returns, nothing of
+    the turn may commit (a popped one never runs; a marked one runs, then rolls back, as any
+    turn stop() abandons), and the counters must add up.
+    """
+    armed, taken, proceed = threading.Event(), threading.Event(), threading.Event()
+
+    def pause() -> None:
+        if armed.is_set() and threading.current_thread() is not threading.main_thread():
             armed.clear()
             taken.set()
             proceed.wait(TIMEOUT)  # stop() runs meanwhile
-        return real(self, event)
 
-    monkeypatch.setattr(SessionTurns, "execute", pause_then_execute)
+    if pause_at == "popped":
+        # on_tell reads request.attempts right after recording the running request.
+        def attempts(self: TurnRequest) -> int:
+            pause()
+            return 0
+
+        monkeypatch.setattr(TurnRequest, "attempts", property(attempts))
+    real_lock = _requests.allocate_lock
+
+    class MarkPausingLock:
+        """The future's lock: the worker's first release of it ends the inline running mark."""
+
+        def __init__(self) -> None:
+            self._lock = real_lock()
+
+        def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+            return self._lock.acquire(blocking, timeout)
+
+        def release(self) -> None:
+            self._lock.release()
+
+        def __enter__(self) -> bool:
+            return self._lock.acquire()
+
+        def __exit__(self, *exc: object) -> None:
+            self._lock.release()
+            if pause_at == "marked":
+                pause()
+
+    ran: list[str] = []
     bot = Bot("b")
-    bot.new_state("s", initial=True).set_fallback_body(lambda session: session.reply("ok"))
+    bot.new_state("s", initial=True).set_fallback_body(lambda session: ran.append("body"))
     rt = Runtime(bot).start()
     rt.open_session("u").result(TIMEOUT)
+    monkeypatch.setattr(_requests, "allocate_lock", MarkPausingLock)
     armed.set()
     future = rt.send_message("u", "hi")
     assert taken.wait(TIMEOUT)
     try:
+        assert future.running() is (pause_at == "marked")
         assert rt.stop(timeout=0) is False
         settled_by_stop = future.done()
-        pending_after_stop = rt.stats().events_pending
+        stats = rt.stats()
     finally:
         proceed.set()
     assert settled_by_stop
-    assert pending_after_stop == 0
+    assert stats.events_pending == 0
     with pytest.raises(RuntimeStoppedError):
         future.result(TIMEOUT)
+    assert rt.backend._dispatcher.stop(TIMEOUT)  # the paused worker went on and finished
+    assert ran == ([] if pause_at == "popped" else ["body"])
+    saved = rt.store.load("u")  # what stop() saved: the opening, not the stopped turn
+    assert saved is not None
+    assert saved.chat_history == []
+    stats = rt.stats()
+    assert (stats.events_accepted, stats.events_processed, stats.events_failed) == (2, 1, 1)
+
+
+def test_stop_fails_a_turn_its_actor_took_from_the_inbox_but_had_not_started(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The actor records the turn as the cell's running one, then marks its future running
+    # (inline, under the future's lock): a stop() right after the mark finds it running.
+    _stop_while_paused(monkeypatch, "marked")
+
+
+def test_stop_fails_a_turn_its_actor_took_before_its_future_was_marked_running(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Before the mark: stop() fails the pending future; the actor then finds it settled and
+    # must neither run it nor count it twice.
+    _stop_while_paused(monkeypatch, "popped")
 
 
 # -- timeouts are seconds, and only sensible ones ---------------------------------------------

@@ -144,3 +144,30 @@ def test_a_subscription_used_as_a_context_manager_stops_delivering_when_it_exits
             rt.send_message("a", "x").result(TIMEOUT)
         rt.send_message("a", "y").result(TIMEOUT)
         assert deliveries == [["welcome a", "x:1"]]
+
+
+def test_a_subscriber_gets_the_submitted_event_object_when_it_subscribed_first() -> None:
+    # A connection tells its own turns from others' by identity (runtime.subscriptions); a
+    # turn submitted before anyone subscribed is delivered as an equal Event.
+    gate, entered = threading.Event(), threading.Event()
+    bot = Bot("b")
+
+    def body(session: Session) -> None:
+        entered.set()
+        assert gate.wait(TIMEOUT)
+        session.reply("ok")
+
+    bot.new_state("s", initial=True).set_fallback_body(body)
+    with Runtime(bot) as rt:
+        early = Event.message("a", "early")
+        early_future = rt.submit(early)  # nobody subscribed yet
+        assert entered.wait(TIMEOUT)  # its body runs: the events below queue behind it
+        got: list[Event] = []
+        rt.subscribe("a", lambda event, replies: got.append(event))
+        mine = Event.message("a", "mine")
+        mine_future = rt.submit(mine)
+        gate.set()
+        assert early_future.result(TIMEOUT) == ["ok"]
+        assert mine_future.result(TIMEOUT) == ["ok"]
+    assert got == [early, mine]
+    assert got[1] is mine

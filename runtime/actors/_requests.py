@@ -43,7 +43,8 @@ class TurnRequest(ReplyFuture[list[str]]):
 
     The attributes set for every event are slots: an instance dictionary would be one more
     object per event whenever CPython materialises it (seen for most requests under W1's four
-    sender threads). The future's other attributes keep their class defaults until set.
+    sender threads). The other attributes keep their class defaults until set, on the rare
+    paths (a kept event, a failure, a retry, a callback), in an instance dictionary.
     """
 
     __slots__ = (
@@ -57,7 +58,7 @@ class TurnRequest(ReplyFuture[list[str]]):
         "session_id",
     )
 
-    # Class defaults until set: a request is built with eight stores.
+    # Class defaults until set: a request is built with eight stores (nine with keep_event).
     attempts = 0  # times its turn crashed the session's actor (then it is retried)
     # Set (under the cell's lock) when stop() or turn_timeout failed the future while the
     # turn ran: the turn must then roll back instead of committing.

@@ -251,13 +251,14 @@ class ThreadBackend:
             except pykka.ActorDeadError:
                 self._put(event.session_id, cell, request)  # moved meanwhile: follow it
                 queued = True
-            if not queued:
-                counters.unaccept()
-                limit = self._config.max_session_queue
-                assert limit is not None  # offer() refuses only with a limit
-                return self._reject(future, "session_queue", len(cell), limit)
         except RuntimeStoppedError as exc:
             self._settlement.fail(request, exc)  # stop() raced us: the caller sees a failure
+            return future
+        if not queued:  # outside the try: a stop() racing the refusal raises to the caller
+            counters.unaccept()
+            limit = self._config.max_session_queue
+            assert limit is not None  # offer() refuses only with a limit
+            return self._reject(future, "session_queue", len(cell), limit)
         return future
 
     def _reject(self, future: Replies, bound: str, size: int, limit: int) -> Replies:
