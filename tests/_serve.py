@@ -19,16 +19,23 @@ def serve_command(*arguments: str) -> list[str]:
 @contextmanager
 def serving(data: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """Run ``serve`` on a free port; yield the process and its URL (read from its output)."""
+    with server_process(serve_command("--port", "0", "--data", str(data), *extra)) as started:
+        yield started
+
+
+@contextmanager
+def server_process(
+    command: list[str], *, cwd: Path | None = None, bot_name: str = "greetings"
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Run ``command``, a server that prints ``Serving BOT at URL/ ...`` first; yield the
+    process and its http URL. The process is killed at the end if it still runs."""
     process = subprocess.Popen(
-        serve_command("--port", "0", "--data", str(data), *extra),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         assert process.stdout is not None
         line = process.stdout.readline()  # blocks until the server printed its URL
-        assert line.startswith("Serving greetings at http://127.0.0.1:"), (
+        assert line.startswith(f"Serving {bot_name} at http://127.0.0.1:"), (
             line + process.stderr.read() if process.stderr else line
         )
         url = line.split(" at ", 1)[1].split("/ ", 1)[0]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
+from _serve import server_process
 from websockets.sync.client import connect
 
 BOT = """
@@ -29,18 +29,9 @@ def test_bot_run_serves_on_the_websocket_properties_and_exits_0_on_sigterm(
     tmp_path: Path,
 ) -> None:
     (tmp_path / "runner.py").write_text(BOT)
-    process = subprocess.Popen(
-        [sys.executable, "runner.py"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()  # blocks until the server printed its URL
-        assert line.startswith("Serving runner at http://127.0.0.1:"), line
-        url = line.split(" at ", 1)[1].split("/ ", 1)[0].replace("http://", "ws://")
+    command = [sys.executable, "runner.py"]
+    with server_process(command, cwd=tmp_path, bot_name="runner") as (process, http_url):
+        url = http_url.replace("http://", "ws://")
         with connect(url + "/") as client:  # BBF's protocol, as BBF's run() would serve
             assert json.loads(client.recv(timeout=30)) == {
                 "action": "bot_reply_str",
@@ -49,10 +40,3 @@ def test_bot_run_serves_on_the_websocket_properties_and_exits_0_on_sigterm(
         process.send_signal(signal.SIGTERM)
         assert process.wait(60) == 0
         assert (tmp_path / "runtime-data" / "sessions.db").is_file()  # serve's default store
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(30)
-        for pipe in (process.stdout, process.stderr):
-            if pipe is not None:
-                pipe.close()
