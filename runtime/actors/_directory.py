@@ -1,11 +1,19 @@
 """The routing table: which sessions are live, and where their inboxes are.
 
 Routing is a dictionary lookup done by the sending thread, not a message to a shared actor, so
-no single mailbox sits on every event's path. A session that is not live gets a cell under the
-table's lock (looked up again under it, so concurrent first events for one session make exactly
-one cell and one actor); the table does no store I/O: the new cell's actor loads the session on
-a worker while events already queue in its inbox. One session's slow load never holds up
-another session's activation.
+no single mailbox sits on every event's path. A session that is not live gets a cell under its
+stripe of the table's locks (looked up again under it, so concurrent first events for one
+session make exactly one cell and one actor); the table does no store I/O: the new cell's actor
+loads the session on a worker while events already queue in its inbox. One session's slow load
+never holds up another session's activation.
+
+The locks are striped (``STRIPES`` locks, a session's picked by its id's hash) because one lock
+for every new session made a convoy under the GIL: with 4 sender threads opening sessions, a
+sender preempted while holding it sent the others to sleep on it, one context switch per new
+session (W5 measured 1.6 voluntary switches and 27 us of system time per activation, 123 us in
+all; with stripes 0.1 switches, 5 us and 80 us). ``close`` takes every stripe, so no cell is
+made behind its back; reading the table (:meth:`cells`, :meth:`ids`) takes none: copying a dict
+is one C call that runs no Python code, so no other thread changes it meanwhile.
 
 Removal (passivation, forget, a failed load) closes the cell's inbox as *moved* under the lock:
 a sender that still held the old cell finds it moved and routes again, so an event racing a
@@ -14,13 +22,16 @@ removal is neither lost nor reordered.
 
 from __future__ import annotations
 
-import threading
+from _thread import LockType, allocate_lock
 from collections.abc import Callable
 
 from runtime.actors._cell import Lifecycle, SessionCell
 from runtime.errors import RuntimeStoppedError
 
-__all__ = ["Directory"]
+__all__ = ["STRIPES", "Directory"]
+
+#: Locks of the table: far more than sender threads, so two rarely meet on one.
+STRIPES = 64
 
 
 class Directory:
@@ -37,7 +48,7 @@ class Directory:
         on_grow: Callable[[int], object] | None = None,
     ) -> None:
         self._cells: dict[str, SessionCell] = {}
-        self._lock = threading.Lock()
+        self._locks = tuple(allocate_lock() for _ in range(STRIPES))
         self._start_actor = start_actor
         self._on_grow = on_grow
         self._closed = False
@@ -52,15 +63,17 @@ class Directory:
         """Return the session's live cell, or None."""
         return self._cells.get(session_id)
 
+    def lock_of(self, session_id: str) -> LockType:
+        """Return the lock that guards ``session_id``'s entry (its stripe)."""
+        return self._locks[hash(session_id) % STRIPES]
+
     def cells(self) -> list[SessionCell]:
-        """Return the live cells now (a copy)."""
-        with self._lock:
-            return list(self._cells.values())
+        """Return the live cells now (a copy, made in one C call: see the module doc)."""
+        return list(self._cells.values())
 
     def ids(self) -> list[str]:
-        """Return the live session ids now (a copy)."""
-        with self._lock:
-            return list(self._cells)
+        """Return the live session ids now (a copy, made in one C call)."""
+        return list(self._cells)
 
     def route(self, session_id: str) -> SessionCell:
         """Return the session's live cell, making one (and its actor) if there is none.
@@ -71,7 +84,7 @@ class Directory:
         cell = self._cells.get(session_id)
         if cell is not None:
             return cell
-        with self._lock:
+        with self._locks[hash(session_id) % STRIPES]:  # lock_of(), inline
             if self._closed:
                 raise RuntimeStoppedError("the runtime stopped before the event was queued")
             cell = self._cells.get(session_id)
@@ -91,7 +104,7 @@ class Directory:
             cell: the cell (its own actor calls this, between turns).
             if_touched: remove only if no event was sent to it since this tick.
         """
-        with self._lock:
+        with self.lock_of(cell.id):
             if self._cells.get(cell.id) is not cell:
                 return False
             if if_touched is not None and cell.touched != if_touched:
@@ -107,7 +120,7 @@ class Directory:
 
         Asks still queued are failed with ``error``; a sender racing this routes again.
         """
-        with self._lock:
+        with self.lock_of(cell.id):
             if self._cells.get(cell.id) is cell:
                 del self._cells[cell.id]
             cell.lifecycle = Lifecycle.MOVED
@@ -115,6 +128,11 @@ class Directory:
 
     def close(self) -> list[SessionCell]:
         """Refuse new cells from now on; return every live cell."""
-        with self._lock:
+        for lock in self._locks:  # all of them, in order: no cell is being made meanwhile
+            lock.acquire()
+        try:
             self._closed = True
             return list(self._cells.values())
+        finally:
+            for lock in self._locks:
+                lock.release()
