@@ -35,7 +35,7 @@ __all__ = ["Checkpoint", "SessionTurns"]
 
 _EMPTY: dict[str, Any] = {}  # the committed copy of every empty data dict; never changed
 
-# What SessionTurns.wipe returns: the checkpoint, the message_id memory, the live data and
+# What SessionTurns.wipe returns: the committed state, the message_id memory, the live data and
 # history (kept alive until the wipe is undone or done with).
 WipeUndo = tuple[
     "Checkpoint", "OrderedDict[str, tuple[str, ...]] | None", dict[str, Any], list[Any]
@@ -46,6 +46,8 @@ class Checkpoint:
     """A session's committed state: what a failed turn returns to.
 
     Only the commit point changes it (:meth:`capture`), and only once nothing can fail.
+    :class:`SessionTurns` extends it: a live session's turns hold its committed state
+    themselves (one object fewer per live session than holding a checkpoint).
     """
 
     __slots__ = ("data", "file", "history", "history_len", "message", "predicted_intent", "state")
@@ -93,7 +95,23 @@ class Checkpoint:
         record.file = self.file
         record.message = self.message
 
-    def record(
+    def copy(self) -> Checkpoint:
+        """Return a checkpoint of the same committed state (sharing its values)."""
+        checkpoint = Checkpoint.__new__(Checkpoint)
+        checkpoint.take(self)
+        return checkpoint
+
+    def take(self, other: Checkpoint) -> None:
+        """Make this checkpoint ``other``'s committed state (sharing its values)."""
+        self.state = other.state
+        self.data = other.data
+        self.history = other.history
+        self.history_len = other.history_len
+        self.predicted_intent = other.predicted_intent
+        self.file = other.file
+        self.message = other.message
+
+    def standalone(
         self, session_id: str, memory: OrderedDict[str, tuple[str, ...]] | None
     ) -> SessionData:
         """Return a standalone ``SessionData`` of this checkpoint, sharing nothing mutable."""
@@ -108,7 +126,7 @@ class Checkpoint:
             None if memory is None else OrderedDict(memory),
         )
 
-    def snapshot(self, session_id: str) -> SessionSnapshot | None:
+    def snapshot_of(self, session_id: str) -> SessionSnapshot | None:
         """Return the frozen snapshot ``Runtime.snapshot`` hands out (None if never opened)."""
         if self.state is None:
             return None
@@ -117,8 +135,11 @@ class Checkpoint:
         ).snapshot()
 
 
-class SessionTurns:
+class SessionTurns(Checkpoint):
     """Run one session's turns through the one commit point.
+
+    It is the session's :class:`Checkpoint` too (its committed state: ``state``, ``data``,
+    ``history``...), advanced by each commit and restored by each rollback.
 
     Args:
         engine: runs the bot's logic.
@@ -134,7 +155,6 @@ class SessionTurns:
 
     __slots__ = (
         "_payload",
-        "committed",
         "engine",
         "max_history",
         "message_id_window",
@@ -164,7 +184,7 @@ class SessionTurns:
         # A durable write failed: the store, not this record, says what was committed (a lost
         # reply may hide an applied write). The owner reloads the session before its next turn.
         self.stale = False
-        self.committed = Checkpoint(record)
+        super().__init__(record)  # the committed state: a copy of the record's now
 
     @property
     def session_id(self) -> str:
@@ -285,8 +305,8 @@ class SessionTurns:
         if prepared is None:
             return
         record = self.record
-        # Nothing can fail from here: advance the checkpoint in place (no allocation).
-        self.committed.capture(record, prepared)
+        # Nothing can fail from here: advance the committed state in place (no allocation).
+        self.capture(record, prepared)
         if event.message_id is not None:
             record.remember(event.message_id, outcome.replies, self.message_id_window)
 
@@ -329,16 +349,16 @@ class SessionTurns:
 
     def rollback(self) -> None:
         """Return the live record to the last committed state and end the turn."""
-        self.committed.restore(self.record)
+        self.restore(self.record)
         self.session._end_turn()
 
     def saved_record(self) -> SessionData:
         """Return a standalone record of the committed state (what a store is given)."""
-        return self.committed.record(self.record.id, self.record.replies_by_message_id)
+        return self.standalone(self.record.id, self.record.replies_by_message_id)
 
     def snapshot(self) -> SessionSnapshot | None:
         """Return a frozen copy of the committed state, or None if never opened."""
-        return self.committed.snapshot(self.record.id)
+        return self.snapshot_of(self.record.id)
 
     def wipe(self) -> WipeUndo:
         """Forget everything the session holds, its ``message_id`` memory included.
@@ -350,10 +370,10 @@ class SessionTurns:
             What :meth:`unwipe` needs to undo it.
         """
         record = self.record
-        undo = (self.committed, record.replies_by_message_id, record.data, record.chat_history)
+        undo = (self.copy(), record.replies_by_message_id, record.data, record.chat_history)
         record.clear()
         record.replies_by_message_id = None
-        self.committed = Checkpoint(record)
+        self.capture(record, copy_values(record.data))
         return undo
 
     def unwipe(self, undo: WipeUndo) -> None:
@@ -362,7 +382,8 @@ class SessionTurns:
         No user code runs (callers hold a shared lock); the live record is still wiped: return
         it to the committed state with :meth:`rollback`, outside the lock.
         """
-        self.committed, self.record.replies_by_message_id = undo[0], undo[1]
+        self.take(undo[0])
+        self.record.replies_by_message_id = undo[1]
 
 
 def _cause(exc: BaseException) -> str:

@@ -33,7 +33,7 @@ def passivate(
     if cell.touched != request.touched:
         request.resolve(False)  # an event arrived after the request: stay live
         return False
-    if turns.committed.state is None:
+    if turns.state is None:
         # Never opened (its only turns failed): nothing to keep. Drop it, store nothing.
         removed = ctx.directory.remove(cell, if_touched=request.touched)
         request.resolve(False)
@@ -64,7 +64,7 @@ def forget(
     with cell.lock:  # wiped before the delete: a concurrent stop() saves nothing of it
         closed = cell.lifecycle is _CLOSED
         if not closed:
-            existed = turns.committed.state is not None
+            existed = turns.state is not None
             undo = turns.wipe()
     if closed:  # outside the lock: failing a future runs its callbacks
         request.fail(RuntimeStoppedError("the runtime stopped before the forget"))
@@ -105,7 +105,7 @@ def _store_failed(
 def save_quietly(store: SessionStore, cell: SessionCell, counters: Counters) -> bool:
     """Save ``cell``'s committed state (if opened); log and count a failure; never raise."""
     turns = cell.turns
-    if turns is None or turns.committed.state is None:
+    if turns is None or turns.state is None:
         return True
     try:
         store.save(turns.saved_record())

@@ -111,7 +111,7 @@ class SessionActor(PooledActor):
         else:
             # The live record must not be the store's object (an in-memory store keeps it):
             # copy it, so only commits ever reach the store.
-            record = Checkpoint(stored).record(cell_id, stored.replies_by_message_id)
+            record = Checkpoint(stored).standalone(cell_id, stored.replies_by_message_id)
         turns = SessionTurns(
             ctx.engine,
             record,
