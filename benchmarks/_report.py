@@ -192,7 +192,12 @@ def _table_w5(w5: Entry) -> list[str]:
     results: Entry = w5["results"]
     keys = ["activation_us", "live_event_us", "passivation_us", "rehydration_us"]
     rows = [
-        [name, *[_cell(results[name], k, ".1f") for k in keys]]
+        [
+            name,
+            *[_cell(results[name], k, ".1f") for k in keys],
+            _cell(results[name], "activation_switches", ".2f"),
+            _cell(results[name], "activation_system_us", ".1f"),
+        ]
         for name in sorted(results, key=_order)
     ]
     if "direct" in results:
@@ -201,6 +206,8 @@ def _table_w5(w5: Entry) -> list[str]:
                 "ours/direct",
                 *_ratios(results, keys[0], ["direct"]),
                 *_ratios(results, keys[1], ["direct"]),
+                "-",
+                "-",
                 "-",
                 "-",
             ]
@@ -213,7 +220,12 @@ def _table_w5(w5: Entry) -> list[str]:
     return [
         f"W5 activation: wall time per session over {w5['sessions']:,} sessions, "
         f"{w5['senders']} senders (us)",
-        *_grid(["system", "activate", "live event", "passivate", "rehydrate"], rows),
+        *_grid(
+            ["system", "activate", "live event", "passivate", "rehydrate", "switches", "sys us"],
+            rows,
+        ),
+        "  switches, sys us: voluntary context switches and system time per session while "
+        "activating (the whole process's)",
         *notes,
     ]
 

@@ -102,14 +102,18 @@ class Checkpoint:
         return checkpoint
 
     def take(self, other: Checkpoint) -> None:
-        """Make this checkpoint ``other``'s committed state (sharing its values)."""
-        self.state = other.state
+        """Make this checkpoint ``other``'s committed state (sharing its values).
+
+        ``state`` is written last: a reader on another thread that reads ``state`` first
+        (``save_quietly`` during stop()) sees either the old state or every field of the new.
+        """
         self.data = other.data
         self.history = other.history
         self.history_len = other.history_len
         self.predicted_intent = other.predicted_intent
         self.file = other.file
         self.message = other.message
+        self.state = other.state
 
     def standalone(
         self, session_id: str, memory: OrderedDict[str, tuple[str, ...]] | None
@@ -382,8 +386,8 @@ class SessionTurns(Checkpoint):
         No user code runs (callers hold a shared lock); the live record is still wiped: return
         it to the committed state with :meth:`rollback`, outside the lock.
         """
+        self.record.replies_by_message_id = undo[1]  # first: take() ends with the state
         self.take(undo[0])
-        self.record.replies_by_message_id = undo[1]
 
 
 def _cause(exc: BaseException) -> str:

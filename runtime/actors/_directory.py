@@ -7,17 +7,18 @@ session make exactly one cell and one actor); the table does no store I/O: the n
 loads the session on a worker while events already queue in its inbox. One session's slow load
 never holds up another session's activation.
 
-The locks are striped (``STRIPES`` locks, a session's picked by its id's hash) because one lock
-for every new session made a convoy under the GIL: with 4 sender threads opening sessions, a
-sender preempted while holding it sent the others to sleep on it, one context switch per new
-session (W5 measured 1.6 voluntary switches and 27 us of system time per activation, 123 us in
-all; with stripes 0.1 switches, 5 us and 80 us). ``close`` takes every stripe, so no cell is
-made behind its back; reading the table (:meth:`cells`, :meth:`ids`) takes none: copying a dict
-is one C call that runs no Python code, so no other thread changes it meanwhile.
+The locks are striped (``_STRIPES`` locks, a session's picked by its id's hash) because one
+lock for every new session made a convoy under the GIL: with 4 sender threads opening
+sessions, a sender preempted while holding it sent the others to sleep on it, about one
+context switch per new session (W5's activation of 100k sessions: 1.1-1.8 voluntary context
+switches and 23-34 us of system time per session with one lock, 0.12 and 6 us with stripes;
+benchmarks/README.md, W5). ``close`` takes every stripe, so no cell is made behind its back.
+Reading the table (:meth:`cells`, :meth:`ids`) takes none: under the GIL, copying a dict is
+one C call that runs no Python code, so no other thread changes it meanwhile.
 
-Removal (passivation, forget, a failed load) closes the cell's inbox as *moved* under the lock:
-a sender that still held the old cell finds it moved and routes again, so an event racing a
-removal is neither lost nor reordered.
+Removal (passivation, forget, a failed load) closes the cell's inbox as *moved* under the
+session's stripe: a sender that still held the old cell finds it moved and routes again, so an
+event racing a removal is neither lost nor reordered.
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ from collections.abc import Callable
 from runtime.actors._cell import Lifecycle, SessionCell
 from runtime.errors import RuntimeStoppedError
 
-__all__ = ["STRIPES", "Directory"]
+__all__ = ["Directory"]
 
-#: Locks of the table: far more than sender threads, so two rarely meet on one.
-STRIPES = 64
+# Locks of the table: far more than sender threads, so two rarely meet on one. (Not the
+# cells' and inboxes' stripes of runtime.actors._stripes: those are handed out in turn, these
+# are found again from the session id.)
+_STRIPES = 64
 
 
 class Directory:
@@ -39,7 +42,9 @@ class Directory:
 
     Args:
         start_actor: starts the actor of a new cell (no I/O: it only schedules the actor).
-        on_grow: called (outside the lock) when a new cell makes the table grow.
+            Called under the session's stripe: it must never call back into the table (with
+            64 stripes that would deadlock only when two ids share one, 1 time in 64).
+        on_grow: called (outside any stripe) when a new cell makes the table grow.
     """
 
     def __init__(
@@ -48,7 +53,7 @@ class Directory:
         on_grow: Callable[[int], object] | None = None,
     ) -> None:
         self._cells: dict[str, SessionCell] = {}
-        self._locks = tuple(allocate_lock() for _ in range(STRIPES))
+        self._locks = tuple(allocate_lock() for _ in range(_STRIPES))
         self._start_actor = start_actor
         self._on_grow = on_grow
         self._closed = False
@@ -65,7 +70,7 @@ class Directory:
 
     def lock_of(self, session_id: str) -> LockType:
         """Return the lock that guards ``session_id``'s entry (its stripe)."""
-        return self._locks[hash(session_id) % STRIPES]
+        return self._locks[hash(session_id) % _STRIPES]
 
     def cells(self) -> list[SessionCell]:
         """Return the live cells now (a copy, made in one C call: see the module doc)."""
@@ -84,7 +89,7 @@ class Directory:
         cell = self._cells.get(session_id)
         if cell is not None:
             return cell
-        with self._locks[hash(session_id) % STRIPES]:  # lock_of(), inline
+        with self._locks[hash(session_id) % _STRIPES]:  # lock_of(), inline
             if self._closed:
                 raise RuntimeStoppedError("the runtime stopped before the event was queued")
             cell = self._cells.get(session_id)
@@ -128,11 +133,13 @@ class Directory:
 
     def close(self) -> list[SessionCell]:
         """Refuse new cells from now on; return every live cell."""
-        for lock in self._locks:  # all of them, in order: no cell is being made meanwhile
-            lock.acquire()
+        taken = 0
         try:
+            for lock in self._locks:  # all of them, in order: no cell is being made meanwhile
+                lock.acquire()
+                taken += 1
             self._closed = True
             return list(self._cells.values())
-        finally:
-            for lock in self._locks:
+        finally:  # only those taken (a KeyboardInterrupt may end the wait for one)
+            for lock in self._locks[:taken]:
                 lock.release()

@@ -1,9 +1,16 @@
-"""The routing table: one cell per live session, made under that session's stripe only."""
+"""The routing table: one cell per live session, made under that session's stripe only.
+
+The concurrency tests force their interleaving: the table's stripes are replaced by locks that
+report when a thread finds them held, so each test waits for the contention it is about
+instead of hoping for a race.
+"""
 
 from __future__ import annotations
 
-import itertools
 import threading
+from _thread import allocate_lock
+from collections.abc import Callable
+from types import TracebackType
 
 import pytest
 
@@ -14,53 +21,97 @@ from runtime.errors import RuntimeStoppedError
 TIMEOUT = 5.0
 
 
+class _Stripe:
+    """A stripe lock that sets ``contended`` when a thread finds it held, then waits for it."""
+
+    def __init__(self) -> None:
+        self._lock = allocate_lock()
+        self.contended = threading.Event()
+
+    def acquire(self) -> bool:
+        if not self._lock.acquire(False):
+            self.contended.set()
+            self._lock.acquire()
+        return True
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+
+def _instrumented(start_actor: Callable[[SessionCell], object]) -> Directory:
+    directory = Directory(start_actor)
+    directory._locks = tuple(_Stripe() for _ in directory._locks)  # type: ignore[misc]  # duck-typed
+    return directory
+
+
+def _stripe(directory: Directory, session_id: str) -> _Stripe:
+    stripe = directory.lock_of(session_id)
+    assert isinstance(stripe, _Stripe)
+    return stripe
+
+
+class _SlowStart:
+    """A ``start_actor`` that holds the first cell of ``session_id`` until the test says so."""
+
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+        self.started: list[SessionCell] = []
+        self.entered = threading.Event()
+        self.released = threading.Event()
+
+    def __call__(self, cell: SessionCell) -> None:
+        self.started.append(cell)
+        if cell.id == self.session_id and not self.entered.is_set():
+            self.entered.set()
+            assert self.released.wait(TIMEOUT), "the test never released the slow start"
+
+
 def _other_stripe(directory: Directory, session_id: str) -> str:
     """Return a session id whose entry another lock guards than ``session_id``'s."""
     taken = directory.lock_of(session_id)
-    return next(
-        candidate
-        for candidate in (f"other-{i}" for i in itertools.count())
-        if directory.lock_of(candidate) is not taken
-    )
+    for candidate in (f"other-{i}" for i in range(10_000)):
+        if directory.lock_of(candidate) is not taken:
+            return candidate
+    raise AssertionError("every session id maps to one lock: the table is not striped")
 
 
-def test_concurrent_first_events_make_one_cell_and_start_one_actor() -> None:
-    started: list[SessionCell] = []
-    directory = Directory(started.append)
-    senders = 8
-    barrier = threading.Barrier(senders)
+def test_a_second_first_event_waits_for_the_cell_being_made_and_gets_it() -> None:
+    slow = _SlowStart("alice")
+    directory = _instrumented(slow)
     got: list[SessionCell] = []
-
-    def send() -> None:
-        barrier.wait(TIMEOUT)
-        got.append(directory.route("alice"))
-
-    threads = [threading.Thread(target=send) for _ in range(senders)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(TIMEOUT)
-    assert len(got) == senders
-    assert len({id(cell) for cell in got}) == 1
-    assert started == [got[0]]
+    first = threading.Thread(target=lambda: got.append(directory.route("alice")))
+    first.start()
+    assert slow.entered.wait(TIMEOUT)
+    second = threading.Thread(target=lambda: got.append(directory.route("alice")))
+    second.start()
+    try:
+        assert _stripe(directory, "alice").contended.wait(TIMEOUT)
+    finally:
+        slow.released.set()
+        first.join(TIMEOUT)
+        second.join(TIMEOUT)
+    assert len(got) == 2
+    assert got[0] is got[1]
+    assert slow.started == [got[0]]  # one cell, one actor
     assert directory.get("alice") is got[0]
 
 
 def test_a_slow_activation_does_not_hold_up_a_new_session_on_another_stripe() -> None:
-    # The actor of "slow" takes long to start (here: until the test says so). A new session
-    # guarded by another lock is routed meanwhile; with one lock for the table it waited.
-    entered, release = threading.Event(), threading.Event()
-
-    def start_actor(cell: SessionCell) -> None:
-        if cell.id == "slow":
-            entered.set()
-            assert release.wait(TIMEOUT), "the test never released the slow activation"
-
-    directory = Directory(start_actor)
-    slow = threading.Thread(target=directory.route, args=("slow",))
-    slow.start()
+    # With one lock for the whole table, routing the other session waited for this start.
+    slow = _SlowStart("slow")
+    directory = Directory(slow)
+    maker = threading.Thread(target=directory.route, args=("slow",))
+    maker.start()
     try:
-        assert entered.wait(TIMEOUT)
+        assert slow.entered.wait(TIMEOUT)
         other = _other_stripe(directory, "slow")
         routed = threading.Event()
 
@@ -72,25 +123,47 @@ def test_a_slow_activation_does_not_hold_up_a_new_session_on_another_stripe() ->
         assert routed.wait(TIMEOUT), "routing a new session waited for another's activation"
         assert directory.get("slow") is None  # still being made: not in the table yet
     finally:
-        release.set()
-        slow.join(TIMEOUT)
+        slow.released.set()
+        maker.join(TIMEOUT)
     assert sorted(directory.ids()) == sorted(["slow", other])
 
 
-def test_close_returns_every_cell_and_refuses_new_ones_on_every_stripe() -> None:
+def test_close_waits_for_a_cell_being_made_and_returns_it() -> None:
+    slow = _SlowStart("slow")
+    directory = _instrumented(slow)
+    maker = threading.Thread(target=directory.route, args=("slow",))
+    maker.start()
+    assert slow.entered.wait(TIMEOUT)
+    closed: list[SessionCell] = []
+    closer = threading.Thread(target=lambda: closed.extend(directory.close()))
+    closer.start()
+    try:
+        assert _stripe(directory, "slow").contended.wait(TIMEOUT)
+    finally:
+        slow.released.set()
+        maker.join(TIMEOUT)
+        closer.join(TIMEOUT)
+    assert [cell.id for cell in closed] == ["slow"]
+
+
+def test_close_returns_every_cell_and_refuses_new_ones() -> None:
     directory = Directory(lambda cell: None)
-    ids = [f"user-{i}" for i in range(200)]  # spread over every stripe, most likely
-    cells = [directory.route(session_id) for session_id in ids]
+    cells = [directory.route(f"user-{i}") for i in range(200)]
     closed = directory.close()
     assert {id(cell) for cell in closed} == {id(cell) for cell in cells}
-    for session_id in ["user-0", "new", _other_stripe(directory, "new")]:
-        if directory.get(session_id) is None:
-            with pytest.raises(RuntimeStoppedError, match="stopped before the event was queued"):
-                directory.route(session_id)
+    for session_id in ("new", _other_stripe(directory, "new")):
+        with pytest.raises(RuntimeStoppedError, match="stopped before the event was queued"):
+            directory.route(session_id)
     assert directory.route("user-0") is cells[0]  # a live cell is still found (its inbox says)
 
 
-def test_remove_and_discard_take_the_cell_out_under_its_stripe() -> None:
+def test_close_releases_every_stripe_it_took() -> None:
+    directory = Directory(lambda cell: None)
+    directory.close()
+    assert not any(lock.locked() for lock in directory._locks)
+
+
+def test_remove_and_discard_take_the_cell_out() -> None:
     directory = Directory(lambda cell: None)
     kept, removed, discarded = (directory.route(name) for name in ("kept", "removed", "gone"))
     assert directory.remove(removed)
@@ -102,3 +175,9 @@ def test_remove_and_discard_take_the_cell_out_under_its_stripe() -> None:
     assert directory.discard(discarded, RuntimeStoppedError("x")) == []
     assert directory.ids() == ["kept"]
     assert directory.route("removed") is not removed  # routes again to a new cell
+
+
+def test_every_stripe_is_used() -> None:
+    directory = Directory(lambda cell: None)
+    used = {id(directory.lock_of(f"user-{i}")) for i in range(5000)}
+    assert len(used) == len(directory._locks)
