@@ -13,6 +13,7 @@ import httpx
 import pytest
 import websockets
 from _serve import serve_command, serving
+from websockets.protocol import State
 
 from runtime.examples.greetings import bot as greetings
 from runtime.platforms.web import SessionTokens
@@ -93,13 +94,23 @@ async def _client(url: str, n: int, tally: Tally) -> None:
     """Keep PIPELINED messages in flight; record acks and replies until the server closes."""
     async with websockets.connect(url + "/ws") as ws:
         sent = 0
+        sending = True
 
         async def send_one() -> None:
-            nonlocal sent
+            nonlocal sent, sending
+            if not sending or ws.state is not State.OPEN:
+                # The server is closing: stop sending (a send would wait for the close), but
+                # read on, the frames it sent before its close are still to come.
+                sending = False
+                return
             text = ("hi", "great", "hello", "bad")[sent % 4]
             frame_id = f"{n}-{sent}"
             tally.sent.add(frame_id)
-            await ws.send(json.dumps({"type": "message", "text": text, "id": frame_id}))
+            try:
+                await ws.send(json.dumps({"type": "message", "text": text, "id": frame_id}))
+            except websockets.ConnectionClosed:  # closed meanwhile: read on, as above
+                sending = False
+                return
             sent += 1
 
         await ws.send(json.dumps({"type": "resume", "token": None}))
