@@ -8,7 +8,7 @@ from typing import Any
 __all__ = ["plot"]
 
 Entry = dict[str, Any]
-_ORDER = ("ours", "direct", "pykka", "asyncio", "threadpool")
+_ORDER = ("ours", "direct", "pykka", "asyncio", "threadpool", "handoff")
 
 
 def _order(name: str) -> int:

@@ -14,7 +14,7 @@ __all__ = ["table", "write_json"]
 
 Entry = dict[str, Any]
 _GIB = 2**30
-_BASELINES = ("direct", "pykka", "asyncio", "threadpool")
+_BASELINES = ("direct", "pykka", "asyncio", "threadpool", "handoff")
 
 
 def _fmt(value: Any, spec: str = ",.0f") -> str:

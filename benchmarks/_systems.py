@@ -14,7 +14,14 @@ user; they differ only in how events reach the sessions and how turns are schedu
   ``threading.Lock`` per session; each event is ``pool.submit(handle, session_id, text)``.
   This design does NOT keep one session's events in order: two queued events of a session
   may take the lock in either order. Closed-loop workloads never queue two events of one user,
-  so it cannot show there; open-loop ones (W2) can, and the transcript check reports it.
+  so it cannot show there; open-loop ones (W2) can, and the transcript check reports it;
+- ``handoff`` (e): the floor of handing work to another thread: one worker thread takes
+  ``(session, text, reply box)`` from a ``queue.SimpleQueue`` and runs the turn; the sender
+  waits on a bare lock per event (the cheapest cross-thread wait CPython has). One worker keeps
+  every session's events in order; there are no counters, no bounds, no rollback, no stop.
+  Its events/s over the direct loop's is what any design that answers a sender from another
+  thread keeps at best, under the same four senders as the others (issue #12 asks for the
+  hand-off's cost measured on its own).
 
 Interface: ``open(n_sessions)``, ``submit(session_id, text, on_done=None) -> handle``,
 ``wait(handles) -> list[list[str]]``, ``close()``. ``on_done``, if given, is called once, in
@@ -26,9 +33,11 @@ not the system's). Sessions are created on their first event in every system.
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import concurrent.futures
 import contextlib
+import queue
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
@@ -334,9 +343,82 @@ class ThreadPoolSystem(System):
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+class _Reply:
+    """One event's reply slot: a lock held until the worker has put the outcome in."""
+
+    __slots__ = ("done", "error", "replies")
+
+    def __init__(self) -> None:
+        self.done = _thread.allocate_lock()
+        self.done.acquire()
+        self.replies: list[str] | None = None
+        self.error: Exception | None = None
+
+    def get(self) -> list[str]:
+        if not self.done.acquire(timeout=WAIT_TIMEOUT):
+            raise TimeoutError(f"no reply within {WAIT_TIMEOUT} s")
+        if self.error is not None:
+            raise self.error
+        assert self.replies is not None
+        return self.replies
+
+
+class HandoffSystem(System):
+    """(e) The hand-off floor: one worker thread, one queue, a bare lock per reply."""
+
+    name = "handoff"
+    label = "(e) hand-off floor"
+
+    def open(self, n_sessions: int) -> None:
+        self._run_turn = self._engine().run_turn
+        self._sessions: dict[str, Session] = {}
+        self._queue: queue.SimpleQueue[tuple[str, str, _Reply, OnDone | None] | None] = (
+            queue.SimpleQueue()
+        )
+        self._put = self._queue.put
+        self._thread = threading.Thread(target=self._work, name="bench-handoff", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        get = self._queue.get
+        run_turn = self._run_turn
+        sessions = self._sessions
+        while (item := get()) is not None:
+            session_id, text, reply, on_done = item
+            session = sessions.get(session_id)
+            if session is None:
+                session = sessions[session_id] = Session(SessionData(session_id), self.bot)
+            try:
+                reply.replies = run_turn(session, _MESSAGE, text).replies
+            except Exception as exc:  # handed to the sender, like every other system
+                reply.error = exc
+            if on_done is not None:
+                on_done(reply.error if reply.error is not None else reply.replies)
+            reply.done.release()
+
+    def submit(self, session_id: str, text: str, on_done: OnDone | None = None) -> Any:
+        reply = _Reply()
+        self._put((session_id, text, reply, on_done))
+        return reply
+
+    def wait(self, handles: Sequence[Any]) -> list[list[str]]:
+        return [reply.get() for reply in handles]
+
+    def close(self) -> None:
+        self._put(None)
+        self._thread.join(WAIT_TIMEOUT)
+
+
 SYSTEMS: dict[str, type[System]] = {
     cls.name: cls
-    for cls in (OursSystem, DirectSystem, PykkaSystem, AsyncioSystem, ThreadPoolSystem)
+    for cls in (
+        OursSystem,
+        DirectSystem,
+        PykkaSystem,
+        AsyncioSystem,
+        ThreadPoolSystem,
+        HandoffSystem,
+    )
 }
 
 
