@@ -15,13 +15,13 @@ user; they differ only in how events reach the sessions and how turns are schedu
   This design does NOT keep one session's events in order: two queued events of a session
   may take the lock in either order. Closed-loop workloads never queue two events of one user,
   so it cannot show there; open-loop ones (W2) can, and the transcript check reports it;
-- ``handoff`` (e): the floor of handing work to another thread: one worker thread takes
-  ``(session, text, reply box)`` from a ``queue.SimpleQueue`` and runs the turn; the sender
-  waits on a bare lock per event (the cheapest cross-thread wait CPython has). One worker keeps
-  every session's events in order; there are no counters, no bounds, no rollback, no stop.
-  Its events/s over the direct loop's is what any design that answers a sender from another
-  thread keeps at best, under the same four senders as the others (issue #12 asks for the
-  hand-off's cost measured on its own).
+- ``handoff`` (e): the floor of handing each event on its own to another thread: one worker
+  thread takes ``(session, text, reply slot)`` from a ``queue.SimpleQueue`` and runs the turn;
+  the sender waits on a bare lock per event (the cheapest cross-thread wait CPython has). One
+  worker keeps every session's events in order; there are no counters, no bounds, no rollback,
+  no stop. Its events/s over the direct loop's is what a design that hands each event to a
+  worker thread and answers its sender from there keeps at best, under the same four senders
+  as the others (issue #12 asks for the hand-off's cost measured on its own).
 
 Interface: ``open(n_sessions)``, ``submit(session_id, text, on_done=None) -> handle``,
 ``wait(handles) -> list[list[str]]``, ``close()``. ``on_done``, if given, is called once, in
@@ -39,6 +39,7 @@ import concurrent.futures
 import contextlib
 import queue
 import threading
+import traceback
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -267,19 +268,19 @@ class AsyncioSystem(System):
     def _deliver(
         self, session_id: str, text: str, future: concurrent.futures.Future[Any]
     ) -> None:  # on the loop
-        queue = self._queues.get(session_id)
-        if queue is None:
-            queue = self._queues[session_id] = asyncio.Queue()
+        inbox = self._queues.get(session_id)
+        if inbox is None:
+            inbox = self._queues[session_id] = asyncio.Queue()
             session = Session(SessionData(session_id), self.bot)
-            self._tasks.add(self._loop.create_task(self._serve(session, queue)))
-        queue.put_nowait((text, future))
+            self._tasks.add(self._loop.create_task(self._serve(session, inbox)))
+        inbox.put_nowait((text, future))
 
     async def _serve(
-        self, session: Session, queue: asyncio.Queue[tuple[str, concurrent.futures.Future[Any]]]
+        self, session: Session, inbox: asyncio.Queue[tuple[str, concurrent.futures.Future[Any]]]
     ) -> None:
         run_turn = self._run_turn
         while True:
-            text, future = await queue.get()
+            text, future = await inbox.get()
             try:
                 replies = run_turn(session, _MESSAGE, text).replies
             except Exception as exc:  # report it through the future, keep the session going
@@ -352,11 +353,12 @@ class _Reply:
         self.done = _thread.allocate_lock()
         self.done.acquire()
         self.replies: list[str] | None = None
-        self.error: Exception | None = None
+        self.error: BaseException | None = None
 
     def get(self) -> list[str]:
         if not self.done.acquire(timeout=WAIT_TIMEOUT):
             raise TimeoutError(f"no reply within {WAIT_TIMEOUT} s")
+        self.done.release()  # settled for good: a second get() returns at once too
         if self.error is not None:
             raise self.error
         assert self.replies is not None
@@ -376,6 +378,7 @@ class HandoffSystem(System):
             queue.SimpleQueue()
         )
         self._put = self._queue.put
+        self._closing = False
         self._thread = threading.Thread(target=self._work, name="bench-handoff", daemon=True)
         self._thread.start()
 
@@ -385,16 +388,23 @@ class HandoffSystem(System):
         sessions = self._sessions
         while (item := get()) is not None:
             session_id, text, reply, on_done = item
-            session = sessions.get(session_id)
-            if session is None:
-                session = sessions[session_id] = Session(SessionData(session_id), self.bot)
+            if self._closing:  # what a failed run left queued: fail it, run nothing more
+                reply.error = RuntimeError("the system was closed before this event ran")
+            else:
+                session = sessions.get(session_id)
+                if session is None:
+                    session = sessions[session_id] = Session(SessionData(session_id), self.bot)
+                try:
+                    reply.replies = run_turn(session, _MESSAGE, text).replies
+                except BaseException as exc:  # handed to the sender, as a Future would
+                    reply.error = exc
             try:
-                reply.replies = run_turn(session, _MESSAGE, text).replies
-            except Exception as exc:  # handed to the sender, like every other system
-                reply.error = exc
-            if on_done is not None:
-                on_done(reply.error if reply.error is not None else reply.replies)
-            reply.done.release()
+                if on_done is not None:
+                    on_done(reply.error if reply.error is not None else reply.replies)
+            except Exception:  # logged, as concurrent.futures logs a failing callback
+                traceback.print_exc()
+            finally:
+                reply.done.release()
 
     def submit(self, session_id: str, text: str, on_done: OnDone | None = None) -> Any:
         reply = _Reply()
@@ -405,8 +415,11 @@ class HandoffSystem(System):
         return [reply.get() for reply in handles]
 
     def close(self) -> None:
+        self._closing = True
         self._put(None)
         self._thread.join(WAIT_TIMEOUT)
+        if self._thread.is_alive():
+            raise RuntimeError(f"the hand-off worker did not stop within {WAIT_TIMEOUT} s")
 
 
 SYSTEMS: dict[str, type[System]] = {

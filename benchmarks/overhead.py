@@ -18,7 +18,7 @@ events. Last, a count that does not depend on the machine or its load: the Pytho
 (and Python calls) one event executes, direct loop against ours with no hand-off, split into
 the bot's logic (``runtime/engine.py``, ``runtime/session.py``, ``runtime/bot/``, the bot's
 file), the runtime's bookkeeping (the rest of ``runtime/``, split by what it is for: accepting
-the event, the inbox and slice, the turn's start and claim, the commit point, settlement) and
+the event, the inbox and slice, the session actor's turn, the commit point, settlement) and
 the harness. Usage::
 
     python benchmarks/overhead.py            # 1k sessions, 100 messages each (~1 minute)
@@ -151,17 +151,18 @@ _BOT_LOGIC = ("runtime/engine.py", "runtime/session.py", "runtime/bot/", "runtim
 _RUNTIME_PARTS = (
     ("accept", ("runtime/runtime.py", "runtime/backends/", "runtime/actors/_directory.py")),
     ("inbox and slice", ("runtime/actors/_pooled.py", "runtime/actors/_dispatcher.py")),
-    ("start and claim", ("runtime/actors/_session_actor.py",)),
+    ("actor's turn", ("runtime/actors/_session_actor.py",)),
     ("commit point", ("runtime/turn.py", "runtime/_values.py")),
     ("settlement", ("runtime/actors/_requests.py", "runtime/_future.py", "runtime/stats.py")),
 )
 _RUNTIME_PART_NOTES = {
-    "accept": "validation, counters and backpressure, routing, the inbox's lock",
-    "inbox and slice": "per-session FIFO, the run queue, the slice and its end",
-    "start and claim": "the future marked running, the claim against stop and turn_timeout",
-    "commit point": "the data copied for rollback, the committed state advanced",
+    "accept": "validation, counters and backpressure, routing",
+    "inbox and slice": "per-session FIFO: the inbox's queue and lock, the slice and its end",
+    "actor's turn": "the session actor's turn: future marked running, claim, publication",
+    "commit point": "history trim, rollback copy of the data (none when empty), state advanced",
     "settlement": "the request-future made and resolved, the counters",
 }
+_PROJECT = str(Path(__file__).resolve().parent.parent) + "/"
 
 
 def _part(filename: str) -> str:
@@ -177,12 +178,23 @@ def _part(filename: str) -> str:
     return "runtime, other"
 
 
+def _frame_part(frame: Any) -> str:
+    """The part of the project code running ``frame``, or calling it (the standard library,
+    pykka: the part of the nearest project frame below it; none: the harness)."""
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename.startswith((_PROJECT, "<string>")):
+            return _part(filename)
+        frame = frame.f_back
+    return "harness"
+
+
 def _bytecodes(round_: Round, events: int, rounds: int) -> dict[str, tuple[float, float]]:
     """Return {part: (bytecodes, Python calls) per event} over ``rounds`` traced rounds."""
     counts: dict[str, list[int]] = {}
 
     def trace(frame: Any, event: str, arg: Any) -> Any:
-        tally = counts.setdefault(_part(frame.f_code.co_filename), [0, 0])
+        tally = counts.setdefault(_frame_part(frame), [0, 0])
         tally[1] += 1
         frame.f_trace_opcodes = True
 
@@ -225,7 +237,8 @@ def _bytecode_table(sessions: int) -> None:
         runtime = sum(ops for ops, _ in parts.values())
         calls = bot[1] + sum(calls for _, calls in parts.values())
         print(f"{name:24} {bot[0]:10.0f} {runtime:10.0f} {calls:6.1f}")
-        split = parts
+        if name == "ours, no hand-off":
+            split = parts
     print(f"{'the runtime by part':24} {'bytecodes':>10} {'calls':>6}  what for")
     for name in [*(part for part, _ in _RUNTIME_PARTS), "runtime, other"]:
         ops, calls = split.get(name, (0.0, 0.0))
