@@ -151,7 +151,7 @@ _BOT_LOGIC = ("runtime/engine.py", "runtime/session.py", "runtime/bot/", "runtim
 _RUNTIME_PARTS = (
     ("accept", ("runtime/runtime.py", "runtime/backends/", "runtime/actors/_directory.py")),
     ("inbox and slice", ("runtime/actors/_pooled.py", "runtime/actors/_dispatcher.py")),
-    ("actor's turn", ("runtime/actors/_session_actor.py",)),
+    ("actor's turn", ("runtime/actors/_session_actor.py", "runtime/actors/_ending.py")),
     ("commit point", ("runtime/turn.py", "runtime/_values.py")),
     ("settlement", ("runtime/actors/_requests.py", "runtime/_future.py", "runtime/stats.py")),
 )

@@ -27,7 +27,9 @@ import pykka
 
 from runtime.actors._cell import Lifecycle, SessionCell
 from runtime.actors._context import ActorContext
-from runtime.actors._moves import forget, passivate, save_quietly
+from runtime.actors._ending import commit_failed, committed, turn_log, write_ended
+from runtime.actors._loading import load_error, load_turns
+from runtime.actors._moves import forget, passivate
 from runtime.actors._pooled import PooledActor
 from runtime.actors._requests import (
     SNAPSHOT,
@@ -41,15 +43,13 @@ from runtime.errors import (
     RuntimeStoppedError,
     SessionCrashedError,
     SessionValueError,
-    StoreCorruptError,
     StoreError,
     StoreUnavailableError,
     TurnTimeoutError,
     describe_exception,
 )
 from runtime.log import get_logger
-from runtime.session import SessionData
-from runtime.turn import Checkpoint, SessionTurns
+from runtime.turn import SessionTurns
 
 if TYPE_CHECKING:
     from runtime.engine import TurnOutcome
@@ -84,7 +84,7 @@ class SessionActor(PooledActor):
             return  # a replacement: the session is loaded already
         ctx = self._ctx
         try:
-            turns, stored = self._load()
+            turns, stored = load_turns(ctx, cell.id)
         except BaseException as exc:  # the store failed (CancelledError too), or a bad record
             self._activation_failed(exc)
             return
@@ -98,29 +98,6 @@ class SessionActor(PooledActor):
             if cell.lifecycle is Lifecycle.ACTIVATING:
                 cell.lifecycle = _LIVE
 
-    def _load(self) -> tuple[SessionTurns, bool]:
-        """Load the session from the store; return its turns and whether it was stored."""
-        ctx = self._ctx
-        cell_id = self._cell.id
-        persistence = ctx.persistence
-        stored = ctx.store.load(cell_id)
-        if stored is None:
-            record = SessionData(cell_id)
-        elif persistence is not None and persistence.standalone:
-            record = stored  # decoded just now: shares nothing with the store
-        else:
-            # The live record must not be the store's object (an in-memory store keeps it):
-            # copy it, so only commits ever reach the store.
-            record = Checkpoint(stored).standalone(cell_id, stored.replies_by_message_id)
-        turns = SessionTurns(
-            ctx.engine,
-            record,
-            max_history=ctx.max_history,
-            persistence=persistence,
-            message_id_window=ctx.message_id_window,
-        )
-        return turns, stored is not None
-
     def _fresh_turns(self) -> SessionTurns:
         """Return the session's turns, reloaded first if a failed write left them stale.
 
@@ -133,7 +110,7 @@ class SessionActor(PooledActor):
         if not turns.stale:
             return turns
         try:
-            turns, _ = self._load()
+            turns, _ = load_turns(self._ctx, cell.id)
         except StoreError:
             self._ctx.counters.cell().store_errors += 1
             raise
@@ -150,19 +127,7 @@ class SessionActor(PooledActor):
 
     def _activation_failed(self, exc: BaseException) -> None:
         cell = self._cell
-        error: StoreError
-        if isinstance(exc, StoreCorruptError):
-            # Retrying cannot help; the record stays in the store, untouched, for repair.
-            error = StoreCorruptError(
-                cell.id, f"{exc.reason}; the event was not handled and the record was kept"
-            )
-        else:
-            error = StoreUnavailableError(
-                f"loading session {cell.id!r} from the store failed: "
-                f"{describe_exception(exc)}; the event was not handled (retry: the next "
-                "event loads it again)"
-            )
-        error.__cause__ = exc
+        error = load_error(cell.id, exc)
         get_logger(session_id=cell.id).error("session_load_failed", error=describe_exception(exc))
         self._ctx.counters.cell().store_errors += 1
         for message in self._ctx.directory.discard(cell, error):
@@ -234,7 +199,7 @@ class SessionActor(PooledActor):
                 prepared = turns.prepare(request, outcome)  # copies, encodes: still abandonable
             except SessionValueError as exc:
                 cell.running = None
-                self._commit_failed(request, exc)
+                commit_failed(cell, self._ctx, request, exc)
                 return
             except BaseException as exc:  # SystemExit from a body, a bug of ours
                 cell.running = None
@@ -247,15 +212,14 @@ class SessionActor(PooledActor):
                     cell.committing = request
             if not claimed:
                 turns.rollback()
-                self._commit_failed(
-                    request, RuntimeStoppedError("the runtime stopped while a body was running")
-                )
+                stopped = RuntimeStoppedError("the runtime stopped while a body was running")
+                commit_failed(cell, self._ctx, request, stopped)
                 return
             if turns.persistence is not None:
                 self._install(request, turns, outcome, prepared)
                 return
             turns.finish(request, outcome, prepared)  # nothing to write: commit in memory
-            self._committed(request, outcome)
+            committed(cell, self._ctx, request, outcome)
         except BaseException as exc:  # a bug of ours outside the bot's code: never drop it
             cell.running = None
             self._crashed(request, exc)
@@ -312,73 +276,24 @@ class SessionActor(PooledActor):
         the outcome back (:class:`WrittenTurn`) at the head of the inbox and releases the
         session, and a worker ends the turn before any later event of the session.
         """
+        cell = self._cell
+        ctx = self._ctx
         persistence = turns.persistence
         if persistence is None or prepared is None or not persistence.background:
             try:
                 turns.install(request, outcome, prepared)
             except StoreError as exc:
-                self._write_ended(request, outcome, exc)
+                write_ended(cell, ctx, request, outcome, exc)
                 return
-            self._write_ended(request, outcome, None)
+            write_ended(cell, ctx, request, outcome, None)
             return
-        written = WrittenTurn(self, request, turns, outcome, prepared)
-        inbox = self._cell
-        inbox.hold()  # nothing else of this session runs until the write is durable
+        written = WrittenTurn(cell, ctx, request, turns=turns, outcome=outcome, prepared=prepared)
+        cell.hold()  # nothing else of this session runs until the write is durable
         try:
-            persistence.submit(self._cell.id, turns.take_payload(), written.done)
+            persistence.submit(cell.id, turns.take_payload(), written.done)
         except BaseException as exc:  # the store could not even queue it (no thread...)
-            inbox.release()
-            self._write_ended(request, outcome, turns.write_failed(exc))
-
-    def _write_ended(
-        self, request: TurnRequest, outcome: TurnOutcome, error: StoreError | None
-    ) -> None:
-        """End a claimed turn: its commit succeeded (``error`` None) or was rolled back."""
-        if error is None:
-            self._committed(request, outcome)
-            return
-        cell = self._cell
-        cell.committing = None
-        if cell.lifecycle is _CLOSED:  # read after the write: see _start
-            self._commit_ended_after_stop(cell)
-        self._commit_failed(request, error)
-
-    def _committed(self, request: TurnRequest, outcome: TurnOutcome) -> None:
-        """End a claimed turn whose commit succeeded: publish it, settle its future."""
-        cell = self._cell
-        cell.committing = None
-        cell.crashes = 0
-        if cell.lifecycle is _CLOSED:  # read after the write: see _start
-            self._commit_ended_after_stop(cell)
-        ctx = self._ctx
-        if ctx.subscriptions.active and not outcome.duplicate:
-            # After the commit (the durable write), before the future: when a caller sees its
-            # replies, subscribers have them too.
-            ctx.subscriptions.publish(request.event, outcome.replies)
-        ctx.settlement.succeed(request, outcome)
-
-    def _commit_ended_after_stop(self, cell: SessionCell) -> None:
-        """Save the session stop() may have given up waiting for, and wake stop()."""
-        ctx = self._ctx
-        if ctx.persistence is None and cell.turns is not None:
-            # stop() may have stopped waiting for us (its deadline): save what we committed.
-            save_quietly(ctx.store, cell, ctx.counters)
-        with ctx.commits:
-            ctx.commits.notify_all()
-
-    def _commit_failed(self, request: TurnRequest, error: BaseException) -> None:
-        counts = self._ctx.counters.cell()
-        if request.abandoned:
-            # Whoever abandoned it failed its future (this only settles a lost race).
-            self._ctx.settlement.fail(request, error)
-            return
-        if isinstance(error, StoreError):
-            counts.store_errors += 1
-        elif isinstance(error, SessionValueError):
-            counts.value_errors += 1
-        if not isinstance(error, RuntimeStoppedError):
-            self._log(request).error("turn_not_committed", error=describe_exception(error))
-        self._ctx.settlement.fail(request, error)
+            cell.release()
+            write_ended(cell, ctx, request, outcome, turns.write_failed(exc))
 
     def _crashed(
         self, request: TurnRequest | None, exc: BaseException | None, *, retry: bool = False
@@ -411,7 +326,7 @@ class SessionActor(PooledActor):
                     counts.retries -= 1  # closed meanwhile (stop): fail it below
             if poisoned:
                 counts.poisoned += 1
-        self._log(request).error(
+        turn_log(self._cell, request).error(
             "session_actor_died",
             error=described,
             crashes=cell.crashes,
@@ -463,7 +378,7 @@ class SessionActor(PooledActor):
         frame = sys._current_frames().get(thread_id)
         stack = "".join(traceback.format_stack(frame)) if frame is not None else None
         timeout = self._ctx.turn_timeout
-        self._log(request).error(
+        turn_log(self._cell, request).error(
             "turn_timed_out",
             turn_timeout=timeout,
             stack=stack,
@@ -491,11 +406,3 @@ class SessionActor(PooledActor):
             message.fail(error)
         elif isinstance(message, PassivateRequest):
             message.resolve(False)
-
-    def _log(self, request: TurnRequest | None) -> Any:
-        turns = self._cell.turns
-        return get_logger(
-            session_id=self._cell.id,
-            state=None if turns is None else turns.record.state,
-            event_kind=None if request is None else request.kind.value,
-        )

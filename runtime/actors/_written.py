@@ -6,12 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 import pykka
 
+from runtime.actors._ending import write_ended
 from runtime.errors import SessionCrashedError, describe_exception
 from runtime.log import get_logger
 
 if TYPE_CHECKING:
+    from runtime.actors._cell import SessionCell
+    from runtime.actors._context import ActorContext
     from runtime.actors._requests import TurnRequest
-    from runtime.actors._session_actor import SessionActor
     from runtime.engine import TurnOutcome
     from runtime.turn import SessionTurns
 
@@ -28,17 +30,20 @@ class WrittenTurn:
     ``stop()``'s thread when it finds it left in the inbox.
     """
 
-    __slots__ = ("_actor", "error", "outcome", "prepared", "request", "turns")
+    __slots__ = ("_cell", "_ctx", "error", "outcome", "prepared", "request", "turns")
 
     def __init__(
         self,
-        actor: SessionActor,
+        cell: SessionCell,
+        ctx: ActorContext,
         request: TurnRequest,
+        *,
         turns: SessionTurns,
         outcome: TurnOutcome,
         prepared: Any,
     ) -> None:
-        self._actor = actor
+        self._cell = cell
+        self._ctx = ctx
         self.request = request
         self.turns = turns
         self.outcome = outcome
@@ -52,7 +57,7 @@ class WrittenTurn:
         and must not hold up the writer (which every session's commits wait for).
         """
         self.error = error
-        inbox = self._actor._cell
+        inbox = self._cell
         try:
             inbox.tell_first(self)
         except pykka.ActorDeadError:
@@ -65,7 +70,7 @@ class WrittenTurn:
         try:
             self._complete()
         except BaseException as exc:  # a bug of ours: the future must still settle
-            cell_id = self._actor._cell.id
+            cell_id = self._cell.id
             get_logger(session_id=cell_id).error(
                 "turn_completion_failed", error=describe_exception(exc)
             )
@@ -73,12 +78,13 @@ class WrittenTurn:
                 f"ending the turn of session {cell_id!r} failed: {describe_exception(exc)}"
             )
             crashed.__cause__ = exc
-            self._actor._ctx.settlement.fail(self.request, crashed)  # no-op if settled
+            self._ctx.settlement.fail(self.request, crashed)  # no-op if settled
 
     def _complete(self) -> None:
         turns = self.turns
         if self.error is None:
             turns.finish(self.request, self.outcome, self.prepared)
-            self._actor._write_ended(self.request, self.outcome, None)
+            error = None
         else:
-            self._actor._write_ended(self.request, self.outcome, turns.write_failed(self.error))
+            error = turns.write_failed(self.error)
+        write_ended(self._cell, self._ctx, self.request, self.outcome, error)
