@@ -1,9 +1,13 @@
-"""How a claimed turn ends: committed (published, settled) or not (rolled back, counted, logged).
+"""How a turn ends once its body returned: committed (published, settled) or failed (counted,
+logged, settled).
 
 A session actor claims a turn once its body returned (from then on ``stop()`` and
-``turn_timeout`` let it finish); the turn then ends here, on the actor's thread or, for a
-durable write, in :class:`~runtime.actors._written.WrittenTurn` once the store answered. These
-functions need only the session's cell and the runtime's shared parts, not the actor.
+``turn_timeout`` let it finish); a claimed turn ends here, on the actor's thread or, for a
+durable write, in :class:`~runtime.actors._written.WrittenTurn` once the store answered.
+:func:`commit_failed` also ends the turns that were never claimed (a value that cannot be
+copied, a stop while the body ran). :func:`turn_log` is the session's logger, which the actor
+uses too. These functions need only the session's cell and the runtime's shared parts, not the
+actor.
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ def committed(
     """End a claimed turn whose commit succeeded: publish it, settle its future."""
     cell.committing = None
     cell.crashes = 0
-    if cell.lifecycle is _CLOSED:  # read after the write: see SessionActor._start
+    # Read after the write: stop() writes CLOSED before it waits for ``committing`` to be None
+    # (ThreadsBackend._close_cell), so either it sees None or this sees CLOSED and wakes it.
+    if cell.lifecycle is _CLOSED:
         _ended_after_stop(cell, ctx)
     if ctx.subscriptions.active and not outcome.duplicate:
         # After the commit (the durable write), before the future: when a caller sees its
@@ -53,7 +59,7 @@ def write_ended(
         committed(cell, ctx, request, outcome)
         return
     cell.committing = None
-    if cell.lifecycle is _CLOSED:  # read after the write: see SessionActor._start
+    if cell.lifecycle is _CLOSED:  # read after the write: see committed()
         _ended_after_stop(cell, ctx)
     commit_failed(cell, ctx, request, error)
 

@@ -1,8 +1,8 @@
 """Loading a session from the store: its turns, and the error a failed load gives its events.
 
 A session actor loads its session on start (and again after a failed durable write left it
-stale); these functions do the loading and describe a failure, so the actor only decides
-what happens next.
+stale); these functions do the loading and describe a failed first load, so the actor only
+decides what happens next.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ def load_turns(ctx: ActorContext, session_id: str) -> tuple[SessionTurns, bool]:
     """Load the session from the store; return its turns and whether it was stored.
 
     A session the store does not have starts new. Raises what the store or the decoding
-    raises (the caller turns it into :func:`load_error`).
+    raises (``on_start`` turns it into :func:`load_error`; a reload after a failed write,
+    ``SessionActor._fresh_turns``, wraps it itself).
     """
     persistence = ctx.persistence
     stored = ctx.store.load(session_id)

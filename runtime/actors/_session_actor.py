@@ -12,6 +12,9 @@ A ``BaseException`` from a body (``SystemExit``...) or an exception escaping the
 of ours) *crashes* the turn: it is rolled back, its future fails with ``SessionCrashedError``,
 and the actor replaces itself with a fresh one on the same cell, which adopts the inbox and the
 committed state, so queued events go on and other sessions never notice.
+
+How a turn ends (committed, or failed and counted) is in :mod:`runtime.actors._ending`, and
+how a session is loaded in :mod:`runtime.actors._loading`.
 """
 
 from __future__ import annotations
@@ -326,7 +329,7 @@ class SessionActor(PooledActor):
                     counts.retries -= 1  # closed meanwhile (stop): fail it below
             if poisoned:
                 counts.poisoned += 1
-        turn_log(self._cell, request).error(
+        turn_log(cell, request).error(
             "session_actor_died",
             error=described,
             crashes=cell.crashes,
@@ -378,7 +381,7 @@ class SessionActor(PooledActor):
         frame = sys._current_frames().get(thread_id)
         stack = "".join(traceback.format_stack(frame)) if frame is not None else None
         timeout = self._ctx.turn_timeout
-        turn_log(self._cell, request).error(
+        turn_log(cell, request).error(
             "turn_timed_out",
             turn_timeout=timeout,
             stack=stack,

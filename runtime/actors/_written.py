@@ -57,13 +57,13 @@ class WrittenTurn:
         and must not hold up the writer (which every session's commits wait for).
         """
         self.error = error
-        inbox = self._cell
+        cell = self._cell
         try:
-            inbox.tell_first(self)
+            cell.tell_first(self)
         except pykka.ActorDeadError:
             self.complete()  # stop() closed the inbox: end it here (stop() waits for it)
             return
-        inbox.release()
+        cell.release()
 
     def complete(self) -> None:
         """Commit the turn (its write is durable) or roll it back; settle its future."""
