@@ -162,15 +162,14 @@ _RUNTIME_PART_NOTES = {
     "commit point": "history trim, rollback copy of the data (none when empty), state advanced",
     "settlement": "the request-future made and resolved, the counters",
 }
-_PROJECT = str(Path(__file__).resolve().parent.parent) + "/"
+_PROJECT = Path(__file__).resolve().parent.parent.as_posix() + "/"
 
 
-def _part(filename: str) -> str:
-    """Which part of an event's work a code object's file is."""
-    path = filename.replace("\\", "/")
+def _part(path: str) -> str:
+    """Which part of an event's work a project file (its path in the project) is."""
     if any(part in path for part in _BOT_LOGIC) or path.startswith("<string>"):
         return "bot logic"  # <string>: the dataclass __init__s the engine makes per turn
-    if "/runtime/" not in path:
+    if not path.startswith("runtime/"):
         return "harness"
     for name, modules in _RUNTIME_PARTS:
         if any(module in path for module in modules):
@@ -182,8 +181,10 @@ def _frame_part(frame: Any) -> str:
     """The part of the project code running ``frame``, or calling it (the standard library,
     pykka: the part of the nearest project frame below it; none: the harness)."""
     while frame is not None:
-        filename = frame.f_code.co_filename
-        if filename.startswith((_PROJECT, "<string>")):
+        filename = frame.f_code.co_filename.replace("\\", "/")
+        if filename.startswith(_PROJECT):
+            return _part(filename[len(_PROJECT) :])
+        if filename.startswith("<string>"):
             return _part(filename)
         frame = frame.f_back
     return "harness"
