@@ -170,9 +170,10 @@ def _w1_targets(workloads: Entry, add: Callable[..., None]) -> None:
         for n in W1_SIZES:
             measured = _get(workloads, "W1", "results", str(n))
             note = "" if measured else "needs the full run"
-            floor = ratio(_rate(workloads, n, "handoff"), _rate(workloads, n, "direct"))
-            if baseline == "direct" and floor is not None:
-                note = f"the hand-off floor alone: {floor:.2f} x"
+            if baseline == "direct":
+                floor = ratio(_rate(workloads, n, "handoff"), _rate(workloads, n, "direct"))
+                if floor is not None:
+                    note = f"the hand-off floor alone: {floor:.2f} x"
             add(
                 f"W1 ours events/s vs {baseline}, {n:,} sessions",
                 ratio(_rate(workloads, n, "ours"), _rate(workloads, n, baseline)),
