@@ -14,7 +14,7 @@ user; they differ only in how events reach the sessions and how turns are schedu
   ``threading.Lock`` per session; each event is ``pool.submit(handle, session_id, text)``.
   This design does NOT keep one session's events in order: two queued events of a session
   may take the lock in either order. Closed-loop workloads never queue two events of one user,
-  so it cannot show there; open-loop ones (W2) can, and the transcript check reports it;
+  so it cannot show there; the open loop (W2) would, so W2 skips it (``keeps_order``);
 - ``handoff`` (e): the floor of handing each event on its own to another thread: one worker
   thread takes ``(session, text, reply slot)`` from a ``queue.SimpleQueue`` and runs the turn;
   the sender waits on a bare lock per event (the cheapest cross-thread wait CPython has). One
@@ -78,6 +78,9 @@ class System:
     label: ClassVar[str] = ""
     #: The most sender threads that may call ``submit`` at once (None: any number).
     max_senders: ClassVar[int | None] = None
+    #: Whether one session's queued events run in the order they were sent. A system that
+    #: does not keep it gives wrong replies under an open loop (W2), which then skips it.
+    keeps_order: ClassVar[bool] = True
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
@@ -309,6 +312,7 @@ class ThreadPoolSystem(System):
 
     name = "threadpool"
     label = f"(d) threadpool({THREADPOOL_WORKERS})+locks"
+    keeps_order = False  # two queued events of a session may take its lock in either order
 
     def open(self, n_sessions: int) -> None:
         self._run_turn = self._engine().run_turn

@@ -20,7 +20,7 @@ from benchmarks._load import ClosedLoopResult, busy_users, closed_loop
 from benchmarks._measure import latency, throughput
 from benchmarks._memory import run_child
 from benchmarks._scripts import Check, Scripts, blocking_patterns, is_slow
-from benchmarks._systems import OursSystem, make_system
+from benchmarks._systems import SYSTEMS, OursSystem, make_system
 from benchmarks._web import w8_web
 
 __all__ = ["WORKLOADS", "ours_w1_rate"]
@@ -78,6 +78,14 @@ def w2_latency(ctx: Context) -> Entry:
     ctx.log(f"W2 latency: open loop at {rate:,.0f} events/s over {n} sessions, {duration:.0f} s")
     results: dict[str, Entry] = {}
     for name in ctx.pick():
+        if not SYSTEMS[name].keeps_order:
+            results[name] = {
+                "status": "skipped",
+                "reason": "no per-session order: an open loop queues a user's events, which "
+                "it may run out of order (its replies would be wrong)",
+            }
+            ctx.log(f"  {name:10} skipped: no per-session order")
+            continue
         capacity = ours_max if name == "ours" else _max_rate(ctx, name)
         if capacity is None:
             results[name] = {"status": "skipped", "reason": "no W1 maximum (it failed)"}
